@@ -1,0 +1,116 @@
+# dnl: build, tests, benchmarks.  `make help` lists the targets.
+MODE ?= release
+CUDA ?= 0
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= 90
+
+BUILD := build/$(MODE)$(if $(filter 1,$(CUDA)),-cuda)
+# programs: bin/ for the normal build, inside build/ for sanitizer builds
+BIN := $(if $(filter release,$(MODE)),bin,$(BUILD)/bin)
+CC := gcc
+NVCC := $(CUDA_HOME)/bin/nvcc
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
+HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+
+WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
+GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS)
+LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) -lpthread -lm
+
+ifeq ($(MODE),asan)
+  CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+  LDLIBS += -fsanitize=address,undefined
+else
+  CFLAGS += -O3
+endif
+
+ifeq ($(CUDA),1)
+  CFLAGS += -DDNL_WITH_CUDA -I$(CUDA_HOME)/include
+  NVFLAGS := -O3 -std=c++17 -I. -DDNL_WITH_CUDA --compiler-options -Wall,-Wextra \
+             -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
+  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  CUDA_SRC := $(wildcard lib/cuda/*.cu)
+endif
+
+LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c lib/layers/*.c blocks/*.c data/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
+RUNNER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard runner/*.c))
+ANALYSIS_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard analysis/*.c))
+TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+LIBDNL := $(BUILD)/libdnl.a
+TEST_BIN := $(BUILD)/tests/dnl_tests
+# test runner flags (Criterion), e.g. make test TEST_ARGS='--filter conv2d/*'
+TEST_ARGS ?=
+
+DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5-dev \
+  hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev
+
+.PHONY: all deps test asan bench clean help
+all: $(BIN)/runner $(BIN)/analysis
+
+help:
+	@echo "make deps       install the Debian packages the project needs"
+	@echo "make            build bin/runner and bin/analysis (CPU backend)"
+	@echo "make CUDA=1     also build the CUDA backend (lib/cuda, nvcc)"
+	@echo "make test       build and run the whole test suite"
+	@echo "make asan       the same tests under AddressSanitizer + UBSan"
+	@echo "make bench      build and run the benchmarks"
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	echo "deps: installing $$missing"; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	$$SUDO apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
+
+$(BUILD)/lib/version.o: CFLAGS += -DDNL_GIT_VERSION='"$(GIT_VERSION)"'
+$(BUILD)/lib/version.o: .git/HEAD $(wildcard .git/refs/heads/*)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(LIBDNL): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN)/runner: $(RUNNER_OBJ) $(LIBDNL)
+	@mkdir -p $(BIN)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(BIN)/analysis: $(ANALYSIS_OBJ) $(LIBDNL)
+	@mkdir -p $(BIN)
+	$(CC) -o $@ $^ $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJ) $(LIBDNL)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $^ $(LDLIBS) -lcriterion
+
+test: $(TEST_BIN) all
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
+	  DNL_BIN=$(BIN) ./$(TEST_BIN) --jobs 2 $(TEST_ARGS)
+
+asan:
+	$(MAKE) MODE=asan test
+
+$(BUILD)/bench/%: bench/%.c $(LIBDNL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBDNL) $(LDLIBS)
+
+bench: $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; ./$$b || exit 1; done
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,162 @@
+/* The backend function table: every numeric op of the harness, on one device.
+ *
+ * Conventions for every op:
+ *  - pointers are device pointers of the backend's device;
+ *  - forward ops overwrite their outputs;
+ *  - backward ops ACCUMULATE (+=) into dx / dw / db, and skip a NULL one;
+ *  - shapes are validated by the layer code (lib/layers) before the call, so ops
+ *    only fail on allocation or device errors.
+ * A backend that lacks an op leaves it NULL; backend_check() reports it at
+ * start-up instead of failing later. */
+#ifndef DNL_BACKEND_H
+#define DNL_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/status.h"
+#include "lib/tensor.h"
+
+/* 2-D convolution geometry, PyTorch semantics. */
+typedef struct conv2d_shape {
+  int n, cin, h, w; /* input */
+  int cout, kh, kw;
+  int stride, pad, dilation;
+  int oh, ow; /* output, set by conv2d_shape_init */
+} conv2d_shape;
+
+/* Fills oh/ow; error when the geometry gives an empty output. */
+dnl_status conv2d_shape_init(conv2d_shape *s, int n, int cin, int h, int w, int cout,
+                             int k, int stride, int pad, int dilation);
+
+/* Max pooling geometry (PyTorch MaxPool2d with ceil_mode option). */
+typedef struct pool_shape {
+  int n, c, h, w;
+  int k, stride, pad;
+  bool ceil_mode;
+  int oh, ow; /* set by pool_shape_init */
+} pool_shape;
+
+dnl_status pool_shape_init(pool_shape *s, int n, int c, int h, int w, int k, int stride,
+                           int pad, bool ceil_mode);
+
+/* Bilinear resize geometry (PyTorch interpolate, mode bilinear). */
+typedef struct resize_shape {
+  int n, c, ih, iw, oh, ow;
+  bool align_corners;
+} resize_shape;
+
+/* Pixel-wise classification loss geometry: logits [n, c, hw], labels [n, hw]. */
+typedef struct ce_shape {
+  int n, c, hw;
+  int ignore_label;
+} ce_shape;
+
+typedef struct dnl_backend {
+  const char *name;
+  dnl_device device;
+
+  /* memory */
+  dnl_status (*alloc)(size_t bytes, void **out);
+  void (*free)(void *p);
+  /* Copies bytes between host and this device (either side may be either). */
+  dnl_status (*memcpy)(void *dst, dnl_device dst_dev, const void *src, dnl_device src_dev,
+                       size_t bytes);
+  dnl_status (*fill)(float *x, size_t n, float value);
+  dnl_status (*synchronize)(void);
+
+  /* BLAS-like, row-major */
+  dnl_status (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc);
+  dnl_status (*sgemm_batched)(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, size_t stride_a, const float *b,
+                              int ldb, size_t stride_b, float beta, float *c, int ldc,
+                              size_t stride_c, int batch);
+  dnl_status (*axpy)(size_t n, float alpha, const float *x, float *y); /* y += a x */
+  dnl_status (*scale)(size_t n, float alpha, float *x);                /* x *= a */
+  dnl_status (*add)(size_t n, const float *a, const float *b, float *y); /* y = a + b */
+  dnl_status (*sum)(size_t n, const float *x, double *out);              /* host result */
+  dnl_status (*count_nonfinite)(size_t n, const float *x, size_t *out);
+
+  /* convolution (weights [cout, cin, kh, kw], bias [cout] or NULL) */
+  size_t (*conv2d_workspace)(const conv2d_shape *s); /* bytes */
+  dnl_status (*conv2d_forward)(const conv2d_shape *s, const float *x, const float *w,
+                               const float *bias, float *y, void *ws);
+  dnl_status (*conv2d_backward)(const conv2d_shape *s, const float *x, const float *w,
+                                const float *dy, float *dx, float *dw, float *dbias,
+                                void *ws);
+
+  /* batch norm over [n, c, hw]; save_* are [c] and feed the backward */
+  dnl_status (*bn_forward_train)(int n, int c, int hw, float eps, float momentum,
+                                 const float *x, const float *gamma, const float *beta,
+                                 float *running_mean, float *running_var, float *y,
+                                 float *save_mean, float *save_invstd);
+  dnl_status (*bn_forward_eval)(int n, int c, int hw, float eps, const float *x,
+                                const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var,
+                                float *y);
+  dnl_status (*bn_backward)(int n, int c, int hw, const float *x, const float *gamma,
+                            const float *dy, const float *save_mean,
+                            const float *save_invstd, float *dx, float *dgamma,
+                            float *dbeta);
+
+  /* activations and element-wise */
+  dnl_status (*relu_forward)(size_t n, const float *x, float *y); /* x == y allowed */
+  dnl_status (*relu_backward)(size_t n, const float *y, const float *dy, float *dx);
+  /* y[n, c, :] = x[n, c, :] * scale[n * C + c]  (Dropout2d) */
+  dnl_status (*channel_scale_forward)(int n, int c, int hw, const float *x,
+                                      const float *scale, float *y);
+  dnl_status (*channel_scale_backward)(int n, int c, int hw, const float *dy,
+                                       const float *scale, float *dx);
+  /* dst[:, dst_off + i, :] (+)= src[:, src_off + i, :] for i < count  (concat) */
+  dnl_status (*copy_channels)(int n, int hw, const float *src, int src_c, int src_off,
+                              float *dst, int dst_c, int dst_off, int count,
+                              bool accumulate);
+
+  /* pooling and resizing */
+  dnl_status (*maxpool_forward)(const pool_shape *s, const float *x, float *y,
+                                int32_t *argmax);
+  dnl_status (*maxpool_backward)(const pool_shape *s, const float *dy,
+                                 const int32_t *argmax, float *dx);
+  dnl_status (*resize_forward)(const resize_shape *s, const float *x, float *y);
+  dnl_status (*resize_backward)(const resize_shape *s, const float *dy, float *dx);
+
+  /* softmax over the middle axis of [outer, len, inner] */
+  dnl_status (*softmax_forward)(int outer, int len, int inner, const float *x, float *y);
+  dnl_status (*softmax_backward)(int outer, int len, int inner, const float *y,
+                                 const float *dy, float *dx);
+
+  /* losses. p_gt[n * hw] = softmax probability of the true class, 2.0 at ignored
+   * pixels; *n_valid counts the others. */
+  dnl_status (*ce_prob_gt)(const ce_shape *s, const float *logits, const int32_t *labels,
+                           float *p_gt, size_t *n_valid);
+  /* k-th smallest (0-based) of x[0..n); may reorder scratch (n floats). */
+  dnl_status (*select_kth)(size_t n, const float *x, size_t k, float *scratch, float *out);
+  /* Weighted mean CE over valid pixels (and, when p_gt is given, only those with
+   * p_gt < threshold): loss = sum(w_y * l) / sum(w_y), 0 when none. Writes the
+   * loss to *loss and accumulates loss_weight * d loss / d logits into dlogits
+   * (skipped when NULL). weights [c] or NULL. */
+  dnl_status (*ce_forward_backward)(const ce_shape *s, const float *logits,
+                                    const int32_t *labels, const float *weights,
+                                    const float *p_gt, float threshold, float loss_weight,
+                                    float *loss, float *dlogits);
+
+  /* optimiser: PyTorch SGD (no Nesterov, dampening 0) on a contiguous range */
+  dnl_status (*sgd_update)(size_t n, float *w, const float *g, float *momentum_buf,
+                           float lr, float momentum, float weight_decay);
+} dnl_backend;
+
+/* The backend of a device; DNL_ERR_UNSUPPORTED (with the reason) when the build
+ * has no CUDA or no GPU is present. */
+dnl_status backend_get(dnl_device device, const dnl_backend **out);
+
+/* DNL_ERR_UNSUPPORTED naming the first missing op. */
+dnl_status backend_check(const dnl_backend *be);
+
+const dnl_backend *cpu_backend(void);
+/* Defined in lib/cuda when built with CUDA=1. */
+dnl_status cuda_backend_open(const dnl_backend **out);
+
+#endif

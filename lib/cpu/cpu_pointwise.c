@@ -1,0 +1,62 @@
+/* Element-wise ops: ReLU, per-channel scaling (Dropout2d), channel copies (concat). */
+#include <string.h>
+
+#include "lib/cpu/cpu_ops.h"
+
+dnl_status cpu_relu_forward(size_t n, const float *x, float *y) {
+#pragma omp parallel for if (n > 65536) schedule(static)
+  for (size_t i = 0; i < n; i++)
+    y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  return DNL_OK;
+}
+
+dnl_status cpu_relu_backward(size_t n, const float *y, const float *dy, float *dx) {
+#pragma omp parallel for if (n > 65536) schedule(static)
+  for (size_t i = 0; i < n; i++)
+    if (y[i] > 0.0f)
+      dx[i] += dy[i];
+  return DNL_OK;
+}
+
+dnl_status cpu_channel_scale_forward(int n, int c, int hw, const float *x, const float *scale,
+                                     float *y) {
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < n * c; p++) {
+    const float s = scale[p];
+    const float *xp = x + (size_t)p * hw;
+    float *yp = y + (size_t)p * hw;
+    for (int i = 0; i < hw; i++)
+      yp[i] = xp[i] * s;
+  }
+  return DNL_OK;
+}
+
+dnl_status cpu_channel_scale_backward(int n, int c, int hw, const float *dy,
+                                      const float *scale, float *dx) {
+#pragma omp parallel for schedule(static)
+  for (int p = 0; p < n * c; p++) {
+    const float s = scale[p];
+    const float *dyp = dy + (size_t)p * hw;
+    float *dxp = dx + (size_t)p * hw;
+    for (int i = 0; i < hw; i++)
+      dxp[i] += dyp[i] * s;
+  }
+  return DNL_OK;
+}
+
+dnl_status cpu_copy_channels(int n, int hw, const float *src, int src_c, int src_off,
+                             float *dst, int dst_c, int dst_off, int count, bool accumulate) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < n; b++)
+    for (int i = 0; i < count; i++) {
+      const float *s = src + ((size_t)b * src_c + src_off + i) * hw;
+      float *d = dst + ((size_t)b * dst_c + dst_off + i) * hw;
+      if (accumulate) {
+        for (int j = 0; j < hw; j++)
+          d[j] += s[j];
+      } else {
+        memcpy(d, s, (size_t)hw * sizeof(float));
+      }
+    }
+  return DNL_OK;
+}
