@@ -27,16 +27,19 @@ endif
 
 ifeq ($(CUDA),1)
   CFLAGS += -DDNL_WITH_CUDA -I$(CUDA_HOME)/include
-  NVFLAGS := -O3 -std=c++17 -I. -DDNL_WITH_CUDA --compiler-options -Wall,-Wextra \
+  NVFLAGS := -O3 -std=c++17 -I. -DDNL_WITH_CUDA --compiler-options -Wall,-Wextra,-Werror \
+             -Werror all-warnings \
              -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
   LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
   CUDA_SRC := $(wildcard lib/cuda/*.cu)
 endif
 
-LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c lib/layers/*.c blocks/*.c data/*.c)
+# everything but the two programs' main() goes into libdnl.a, so tests can call it
+LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c lib/layers/*.c blocks/*.c data/*.c net/*.c) \
+  $(filter-out runner/main.c analysis/main.c,$(wildcard runner/*.c analysis/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
-RUNNER_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard runner/*.c))
-ANALYSIS_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard analysis/*.c))
+RUNNER_OBJ := $(BUILD)/runner/main.o
+ANALYSIS_OBJ := $(BUILD)/analysis/main.o
 TEST_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -78,7 +81,7 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 $(LIBDNL): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -100,8 +103,17 @@ test: $(TEST_BIN) all
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
 	  DNL_BIN=$(BIN) ./$(TEST_BIN) --jobs 2 $(TEST_ARGS)
 
+# Sanitizer reports go to files, and any report fails the target: LeakSanitizer
+# reports when a test worker exits, after Criterion has counted the test passed.
+SAN_LOG := build/asan/sanitizer-reports
 asan:
-	$(MAKE) MODE=asan test
+	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:+$$ASAN_OPTIONS:}log_path=$(CURDIR)/$(SAN_LOG)/asan \
+	  UBSAN_OPTIONS=$${UBSAN_OPTIONS:+$$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$(CURDIR)/$(SAN_LOG)/ubsan \
+	  $(MAKE) MODE=asan test; rc=$$?; \
+	if [ -n "$$(ls -A $(SAN_LOG))" ]; then \
+	  cat $(SAN_LOG)/*; echo "asan: FAILED, sanitizer reports above (kept in $(SAN_LOG)/)"; exit 1; \
+	fi; exit $$rc
 
 $(BUILD)/bench/%: bench/%.c $(LIBDNL)
 	@mkdir -p $(dir $@)
