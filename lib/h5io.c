@@ -4,16 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* HDF5 prints its own error stack by default; we report through dnl_error. */
-static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+#include "lib/h5file.h"
+
+void h5io_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 static dnl_status read_array(const char *path, const char *name, hid_t mem_type, size_t elem,
                              h5io_array *out) {
   memset(out, 0, sizeof *out);
-  quiet_hdf5();
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0)
-    return dnl_error(DNL_ERR_IO, "%s: cannot open as HDF5", path);
+  hid_t file;
+  DNL_TRY(h5file_open_read(path, &file));
   dnl_status st = DNL_OK;
   hid_t ds = H5Dopen2(file, name, H5P_DEFAULT);
   hid_t space = -1;

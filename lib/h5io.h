@@ -12,7 +12,7 @@ typedef struct h5io_array {
   int ndim;
   size_t shape[H5IO_MAX_DIMS];
   size_t numel;
-  void *data; /* float or int32 by the reader; free() it */
+  void *data; /* float, int32, ... as the reader converts; free() it */
 } h5io_array;
 
 /* Reads dataset `name` of file `path` converted to float32 / int32.
@@ -20,5 +20,8 @@ typedef struct h5io_array {
 dnl_status h5io_read_float(const char *path, const char *name, h5io_array *out);
 dnl_status h5io_read_int(const char *path, const char *name, h5io_array *out);
 void h5io_array_free(h5io_array *a);
+
+/* Turns off HDF5's own printing of its error stack: we report through dnl_error. */
+void h5io_quiet(void);
 
 #endif

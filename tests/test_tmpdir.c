@@ -1,0 +1,36 @@
+#include "tests/test_tmpdir.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tmpdir_make(char *buf, size_t len, const char *what) {
+  snprintf(buf, len, "/tmp/dnl_%s_XXXXXX", what);
+  cr_assert(mkdtemp(buf) != NULL, "mkdtemp %s failed", buf);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+void tmpdir_remove(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+
+const char *tmpdir_path(char *buf, size_t len, const char *dir, const char *name) {
+  snprintf(buf, len, "%s/%s", dir, name);
+  return buf;
+}
+
+bool file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+void file_write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  cr_assert(f != NULL, "cannot write %s", path);
+  fputs(text, f);
+  fclose(f);
+}
