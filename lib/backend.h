@@ -51,6 +51,7 @@ typedef struct resize_shape {
 typedef struct ce_shape {
   int n, c, hw;
   int ignore_label;
+  bool plain_mean; /* divide by the count of selected pixels, not sum(w_y) (OHEM) */
 } ce_shape;
 
 typedef struct dnl_backend {
@@ -132,12 +133,13 @@ typedef struct dnl_backend {
    * pixels; *n_valid counts the others. */
   dnl_status (*ce_prob_gt)(const ce_shape *s, const float *logits, const int32_t *labels,
                            float *p_gt, size_t *n_valid);
-  /* k-th smallest (0-based) of x[0..n); may reorder scratch (n floats). */
+  /* k-th smallest (0-based) of x[0..n) into *out (host); may reorder scratch (n floats). */
   dnl_status (*select_kth)(size_t n, const float *x, size_t k, float *scratch, float *out);
   /* Weighted mean CE over valid pixels (and, when p_gt is given, only those with
-   * p_gt < threshold): loss = sum(w_y * l) / sum(w_y), 0 when none. Writes the
-   * loss to *loss and accumulates loss_weight * d loss / d logits into dlogits
-   * (skipped when NULL). weights [c] or NULL. */
+   * p_gt < threshold): loss = sum(w_y * l) / sum(w_y), or sum(w_y * l) / count
+   * with s->plain_mean; 0 when none. Writes the loss to *loss (host) and
+   * accumulates loss_weight * d loss / d logits into dlogits (skipped when NULL).
+   * weights [c] or NULL. Labels other than 0..c-1 and ignore_label: DNL_ERR_ARG. */
   dnl_status (*ce_forward_backward)(const ce_shape *s, const float *logits,
                                     const int32_t *labels, const float *weights,
                                     const float *p_gt, float threshold, float loss_weight,

@@ -111,7 +111,8 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
   DNL_TRY(check_labels(s, labels));
   double sum_w = 0.0;
   double sum_wl = 0.0;
-#pragma omp parallel for collapse(2) reduction(+ : sum_w, sum_wl) schedule(static)
+  size_t count = 0;
+#pragma omp parallel for collapse(2) reduction(+ : sum_w, sum_wl, count) schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {
       const size_t pix = (size_t)b * s->hw + i;
@@ -121,16 +122,18 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
       const float *lp = logits + (size_t)b * s->c * s->hw + i;
       const double w = weights ? weights[l] : 1.0;
       sum_w += w;
-      sum_wl += w * (double)(pixel_lse(lp, s->c, s->hw) - lp[(size_t)l * s->hw]);
+      sum_wl += w * ((double)pixel_lse(lp, s->c, s->hw) - lp[(size_t)l * s->hw]);
+      count++;
     }
-  if (sum_w <= 0.0) {
+  const double denom = s->plain_mean ? (double)count : sum_w;
+  if (count == 0 || denom <= 0.0) {
     *loss = 0.0f;
     return DNL_OK;
   }
-  *loss = (float)(sum_wl / sum_w);
+  *loss = (float)(sum_wl / denom);
   if (!dlogits)
     return DNL_OK;
-  const double scale = loss_weight / sum_w;
+  const double scale = loss_weight / denom;
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {

@@ -3,7 +3,8 @@
 
 #include "lib/cpu/cpu_ops.h"
 
-#define CPU_ALIGN 64
+/* as cudaMalloc: the arena hands out 256-byte aligned offsets of a block */
+#define CPU_ALIGN 256
 
 dnl_status cpu_alloc(size_t bytes, void **out) {
   size_t rounded = (bytes + CPU_ALIGN - 1) / CPU_ALIGN * CPU_ALIGN;

@@ -1,5 +1,6 @@
 /* Max pooling with PyTorch's window rules (padding never wins, ceil mode). */
 #include <float.h>
+#include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
 
@@ -25,7 +26,8 @@ dnl_status cpu_maxpool_forward(const pool_shape *s, const float *x, float *y,
             if (ix < 0 || ix >= s->w)
               continue;
             const float v = xp[iy * s->w + ix];
-            if (at < 0 || v > best) {
+            /* NaN wins, as in PyTorch, so that it reaches the non-finite checks */
+            if (at < 0 || v > best || isnan(v)) {
               best = v;
               at = iy * s->w + ix;
             }

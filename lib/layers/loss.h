@@ -3,8 +3,10 @@
  *  - ce_loss: (class-weighted) mean cross-entropy over valid pixels:
  *    sum(w_y * l) / sum(w_y).
  *  - ohem_ce_loss: SPEC 3: p_gt = softmax prob of the true class at valid pixels;
- *    thr = max(sorted(p_gt)[min(keep, n_valid - 1)], thresh); the same weighted
- *    mean over valid pixels with p_gt < thr; 0 when none. keep = min_kept_per_image * n.
+ *    thr = max(sorted(p_gt)[min(keep, n_valid - 1)], thresh); the plain mean of
+ *    the class-weighted per-pixel CE w_y * l over valid pixels with p_gt < thr,
+ *    i.e. sum(w_y * l) / count, as the published code; 0 when none.
+ *    keep = ohem_min_kept * n.
  * Both write the loss value and ACCUMULATE loss_weight * d loss / d logits into
  * dlogits (skipped when NULL). */
 #ifndef DNL_LOSS_H
