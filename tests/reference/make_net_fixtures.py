@@ -35,6 +35,15 @@ def main():
     x = torch.randn(2, 3, 37, 29)
     with torch.no_grad():
         logits, _ = tiny(x)
+    # training mode (batch statistics), dropout off: gradients of
+    # L = sum(logits * r_main) + sum(aux * r_aux) for every parameter
+    state = {k: v.clone() for k, v in tiny.state_dict().items()}
+    tiny.train()
+    tiny.head.drop.p = 0.0
+    tiny.aux.drop.p = 0.0
+    main, aux = tiny(x)
+    r_main, r_aux = torch.randn_like(main), torch.randn_like(aux)
+    ((main * r_main).sum() + (aux * r_aux).sum()).backward()
     with h5py.File(OUT, "w") as f:
         g = f.create_group("r101_dnl")
         sd = [(k, v) for k, v in big.state_dict().items() if not k.endswith("num_batches_tracked")]
@@ -46,11 +55,16 @@ def main():
         g.create_dataset("shapes", data=shapes)
         g.create_dataset("trainable", data=np.int64(sum(p.numel() for p in big.parameters())))
         t = f.create_group("tiny")
-        for name, v in tiny.state_dict().items():
+        for name, v in state.items():
             if not name.endswith("num_batches_tracked"):
                 t.create_dataset("state/" + name, data=v.numpy())
+        for name, p in tiny.named_parameters():
+            t.create_dataset("grad/" + name, data=p.grad.numpy())
         t.create_dataset("x", data=x.numpy())
         t.create_dataset("logits", data=logits.numpy())
+        t.create_dataset("train_logits", data=main.detach().numpy())
+        t.create_dataset("r_main", data=r_main.numpy())
+        t.create_dataset("r_aux", data=r_aux.numpy())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,132 @@
+#include <hdf5.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "net/segnet.h"
+#include "tests/test_util.h"
+
+static block_config dnl_block(bool scale) {
+  block_config b = block_config_defaults();
+  b.whiten = BLOCK_WHITEN_IN;
+  b.scale = scale ? BLOCK_SCALE_ON : BLOCK_SCALE_OFF;
+  return b;
+}
+
+/* The paper's ResNet-101 + DNL for 19 classes has exactly the names, shapes and
+ * trainable count of the PyTorch construction of SPEC 2 (tests/fixtures/net.h5). */
+Test(net, resnet101_dnl_names_shapes_and_count) {
+  segnet_config cfg = {.backbone = {.depth = 101, .width = 1.0f}, .head_width = 512,
+                       .classes = 19, .dropout = 0.1f, .aux = true, .block = dnl_block(false)};
+  param_store ps;
+  params_init(&ps);
+  segnet net;
+  TRY_OK(segnet_init(&net, &ps, &cfg));
+
+  hid_t f = H5Fopen(fixture_path("net.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+  cr_assert(f >= 0);
+  hid_t ds = H5Dopen2(f, "r101_dnl/names", H5P_DEFAULT);
+  hid_t type = H5Dget_type(ds);
+  size_t len = H5Tget_size(type);
+  hid_t space = H5Dget_space(ds);
+  hsize_t count;
+  H5Sget_simple_extent_dims(space, &count, NULL);
+  char *names = calloc(count, len + 1);
+  hid_t mem = H5Tcopy(H5T_C_S1);
+  H5Tset_size(mem, len + 1);
+  cr_assert(H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) >= 0);
+  H5Tclose(mem), H5Sclose(space), H5Tclose(type), H5Dclose(ds), H5Fclose(f);
+  h5io_array shapes;
+  TRY_OK(h5io_read_int(fixture_path("net.h5"), "r101_dnl/shapes", &shapes));
+  h5io_array trainable;
+  TRY_OK(h5io_read_float(fixture_path("net.h5"), "r101_dnl/trainable", &trainable));
+
+  cr_assert_eq((hsize_t)ps.count, count, "parameter + buffer count %d, PyTorch %llu", ps.count,
+               (unsigned long long)count);
+  for (hsize_t i = 0; i < count; i++) {
+    const char *name = names + i * (len + 1);
+    param_entry *e = params_find(&ps, name);
+    cr_assert(e, "PyTorch tensor %s missing here", name);
+    const int32_t *s = (const int32_t *)shapes.data + 4 * i;
+    for (int d = 0; d < e->ndim; d++)
+      cr_assert_eq(e->shape[d], s[d], "%s dim %d: %d, PyTorch %d", name, d, e->shape[d], s[d]);
+  }
+  cr_assert_eq((double)params_count_trainable(&ps), ((float *)trainable.data)[0]);
+  cr_assert_eq(params_count_trainable(&ps), (size_t)71484392);
+  free(names);
+  h5io_array_free(&shapes), h5io_array_free(&trainable);
+  segnet_free(&net);
+  params_free(&ps);
+}
+
+/* The tiny network of tests/reference/make_net_fixtures.py with its weights. */
+static void load_tiny(test_env *env, segnet *net, float dropout) {
+  segnet_config cfg = {.backbone = {.depth = 18, .layers = {1, 1, 1, 1}, .width = 0.125f},
+                       .head_width = 16, .classes = 3, .dropout = dropout, .aux = true,
+                       .block = dnl_block(true)};
+  test_env_init(env, 1);
+  TRY_OK(segnet_init(net, &env->ps, &cfg));
+  test_env_finalize(env, 0);
+  for (int i = 0; i < env->ps.count; i++) {
+    param_entry *e = &env->ps.entries[i];
+    char ds[PARAM_NAME_MAX + 16];
+    snprintf(ds, sizeof ds, "tiny/state/%s", e->name);
+    h5io_array a = fixture_floats("net.h5", ds, e->numel);
+    memcpy(e->value->data, a.data, e->numel * sizeof(float));
+    h5io_array_free(&a);
+  }
+}
+
+/* A tiny network with PyTorch's weights gives PyTorch's eval-mode logits. */
+Test(net, tiny_forward_matches_pytorch) {
+  test_env env;
+  segnet net;
+  load_tiny(&env, &net, 0.1f);
+  h5io_array x = fixture_floats("net.h5", "tiny/x", 2 * 3 * 37 * 29);
+  h5io_array want = fixture_floats("net.h5", "tiny/logits", 2 * 3 * 37 * 29);
+  tensor xt = tensor_view4(x.data, DEVICE_CPU, 2, 3, 37, 29);
+  env.ctx.training = false;
+  tensor logits, aux;
+  TRY_OK(segnet_forward(&net, &env.ctx, &xt, &logits, &aux));
+  cr_assert_null(aux.data);
+  ASSERT_CLOSE(logits.data, (float *)want.data, want.numel, 1e-4, 1e-3, "logits");
+  h5io_array_free(&x), h5io_array_free(&want);
+  segnet_free(&net);
+  test_env_free(&env);
+}
+
+/* Training mode (batch statistics, dropout off): logits and the gradient of every
+ * parameter match PyTorch's autograd. */
+Test(net, tiny_training_gradients_match_pytorch) {
+  test_env env;
+  segnet net;
+  load_tiny(&env, &net, 0.0f);
+  const size_t n = 2 * 3 * 37 * 29;
+  h5io_array x = fixture_floats("net.h5", "tiny/x", n);
+  h5io_array want = fixture_floats("net.h5", "tiny/train_logits", n);
+  h5io_array rm = fixture_floats("net.h5", "tiny/r_main", n);
+  h5io_array ra = fixture_floats("net.h5", "tiny/r_aux", n);
+  tensor xt = tensor_view4(x.data, DEVICE_CPU, 2, 3, 37, 29);
+  tensor logits, aux;
+  TRY_OK(segnet_forward(&net, &env.ctx, &xt, &logits, &aux));
+  ASSERT_CLOSE(logits.data, (float *)want.data, n, 1e-4, 1e-3, "train logits");
+  tensor dm = tensor_view(rm.data, DEVICE_CPU, 4, logits.shape);
+  tensor da = tensor_view(ra.data, DEVICE_CPU, 4, aux.shape);
+  TRY_OK(params_zero_grad(&env.ps));
+  TRY_OK(segnet_backward(&net, &env.ctx, &dm, &da));
+  int checked = 0;
+  for (int i = 0; i < env.ps.count; i++) {
+    param_entry *e = &env.ps.entries[i];
+    if (e->kind == PARAM_BUFFER)
+      continue;
+    char ds[PARAM_NAME_MAX + 16];
+    snprintf(ds, sizeof ds, "tiny/grad/%s", e->name);
+    h5io_array g = fixture_floats("net.h5", ds, e->numel);
+    ASSERT_CLOSE(e->grad->data, (float *)g.data, e->numel, 2e-3, 2e-3, e->name);
+    h5io_array_free(&g);
+    checked++;
+  }
+  cr_assert_gt(checked, 40);
+  h5io_array_free(&x), h5io_array_free(&want), h5io_array_free(&rm), h5io_array_free(&ra);
+  segnet_free(&net);
+  test_env_free(&env);
+}
