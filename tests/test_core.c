@@ -95,7 +95,8 @@ Test(params, names_offsets_and_lookup) {
   cr_assert_eq(params_add(&ps, "head.block.gamma", 1, (const int[1]){1}, PARAM_TRAINABLE,
                           zero_init, &dv, &dg),
                DNL_ERR_ARG);
-  cr_assert(strstr(dnl_last_error(), "duplicate") && strstr(dnl_last_error(), "head.block.gamma"),
+  cr_assert(strstr(dnl_last_error(), "duplicate") &&
+                strstr(dnl_last_error(), "head.block.gamma"),
             "message: %s", dnl_last_error());
   cr_assert_eq(params_add(&ps, "head.cls.weight", 1, (const int[1]){4}, PARAM_TRAINABLE,
                           zero_init, &dv, NULL),

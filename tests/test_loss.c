@@ -283,7 +283,8 @@ Test(loss, rejects_bad_input) {
   cr_assert_eq(ce_loss(&env.ctx, NULL, &logits, labels, 1.0f, &loss, NULL), DNL_ERR_ARG);
   cr_assert_eq(ce_loss(&env.ctx, &cfg, &logits, labels, 1.0f, &loss, &wrong), DNL_ERR_SHAPE);
   const char *msg = dnl_last_error();
-  cr_assert(strstr(msg, "ce_loss") && strstr(msg, "[1, 4, 3, 2]") && strstr(msg, "[1, 4, 2, 3]"),
+  cr_assert(strstr(msg, "ce_loss") && strstr(msg, "[1, 4, 3, 2]") &&
+                strstr(msg, "[1, 4, 2, 3]"),
             "message: %s", msg);
   tensor flat = test_randn(&env.r, 2, (const int[2]){4, 6}, 1.0f);
   cr_assert_eq(ohem_ce_loss(&env.ctx, &cfg, &flat, labels, 1.0f, &loss, NULL), DNL_ERR_SHAPE);

@@ -4,13 +4,15 @@
 #include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_bn_forward_train(int n, int c, int hw, float eps, float momentum,
                                 const float *x, const float *gamma, const float *beta,
                                 float *running_mean, float *running_var, float *y,
                                 float *save_mean, float *save_invstd) {
   const size_t m = (size_t)n * hw;
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int ch = 0; ch < c; ch++) {
     double s = 0.0;
     for (int b = 0; b < n; b++) {
@@ -49,7 +51,8 @@ dnl_status cpu_bn_forward_train(int n, int c, int hw, float eps, float momentum,
 dnl_status cpu_bn_forward_eval(int n, int c, int hw, float eps, const float *x,
                                const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, float *y) {
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) schedule(static)
   for (int b = 0; b < n; b++)
     for (int ch = 0; ch < c; ch++) {
       const float g = gamma[ch] / sqrtf(running_var[ch] + eps);
@@ -66,7 +69,8 @@ dnl_status cpu_bn_backward(int n, int c, int hw, const float *x, const float *ga
                            const float *dy, const float *save_mean, const float *save_invstd,
                            float *dx, float *dgamma, float *dbeta) {
   const double m = (double)n * hw;
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int ch = 0; ch < c; ch++) {
     const float mean = save_mean[ch];
     const float invstd = save_invstd[ch];

@@ -2,6 +2,7 @@
 #include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
@@ -23,21 +24,21 @@ dnl_status cpu_sgemm_batched(bool trans_a, bool trans_b, int m, int n, int k, fl
 }
 
 dnl_status cpu_axpy(size_t n, float alpha, const float *x, float *y) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     y[i] += alpha * x[i];
   return DNL_OK;
 }
 
 dnl_status cpu_scale(size_t n, float alpha, float *x) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     x[i] *= alpha;
   return DNL_OK;
 }
 
 dnl_status cpu_add(size_t n, const float *a, const float *b, float *y) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     y[i] = a[i] + b[i];
   return DNL_OK;
@@ -53,7 +54,7 @@ dnl_status cpu_sum(size_t n, const float *x, double *out) {
 
 dnl_status cpu_count_nonfinite(size_t n, const float *x, size_t *out) {
   size_t bad = 0;
-#pragma omp parallel for if (n > 65536) reduction(+ : bad) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) reduction(+ : bad) schedule(static)
   for (size_t i = 0; i < n; i++)
     bad += !isfinite(x[i]);
   *out = bad;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 /* log-sum-exp over the c logits of one pixel (stride hw) */
 static float pixel_lse(const float *lp, int c, int hw) {
@@ -34,7 +35,8 @@ dnl_status cpu_ce_prob_gt(const ce_shape *s, const float *logits, const int32_t 
                           float *p_gt, size_t *n_valid) {
   DNL_TRY(check_labels(s, labels));
   size_t valid = 0;
-#pragma omp parallel for collapse(2) reduction(+ : valid) schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) reduction(+ : valid) schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {
       const size_t pix = (size_t)b * s->hw + i;
@@ -112,7 +114,9 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
   double sum_w = 0.0;
   double sum_wl = 0.0;
   size_t count = 0;
-#pragma omp parallel for collapse(2) reduction(+ : sum_w, sum_wl, count) schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) reduction(+ : sum_w, sum_wl, count) \
+    schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {
       const size_t pix = (size_t)b * s->hw + i;
@@ -134,7 +138,7 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
   if (!dlogits)
     return DNL_OK;
   const double scale = loss_weight / denom;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) if (parallel) schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {
       const size_t pix = (size_t)b * s->hw + i;
@@ -146,7 +150,8 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
       const float lse = pixel_lse(lp, s->c, s->hw);
       const float g = (float)(scale * (weights ? weights[l] : 1.0));
       for (int k = 0; k < s->c; k++)
-        dp[(size_t)k * s->hw] += g * (expf(lp[(size_t)k * s->hw] - lse) - (k == l ? 1.0f : 0.0f));
+        dp[(size_t)k * s->hw] +=
+            g * (expf(lp[(size_t)k * s->hw] - lse) - (k == l ? 1.0f : 0.0f));
     }
   return DNL_OK;
 }

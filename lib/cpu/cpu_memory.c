@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 /* as cudaMalloc: the arena hands out 256-byte aligned offsets of a block */
 #define CPU_ALIGN 256
@@ -27,7 +28,7 @@ dnl_status cpu_memcpy(void *dst, dnl_device dst_dev, const void *src, dnl_device
 }
 
 dnl_status cpu_fill(float *x, size_t n, float value) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     x[i] = value;
   return DNL_OK;

@@ -2,16 +2,17 @@
 #include <string.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_relu_forward(size_t n, const float *x, float *y) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     y[i] = x[i] > 0.0f ? x[i] : 0.0f;
   return DNL_OK;
 }
 
 dnl_status cpu_relu_backward(size_t n, const float *y, const float *dy, float *dx) {
-#pragma omp parallel for if (n > 65536) schedule(static)
+#pragma omp parallel for if (n > CPU_PARALLEL_MIN) schedule(static)
   for (size_t i = 0; i < n; i++)
     if (y[i] > 0.0f)
       dx[i] += dy[i];
@@ -20,7 +21,8 @@ dnl_status cpu_relu_backward(size_t n, const float *y, const float *dy, float *d
 
 dnl_status cpu_channel_scale_forward(int n, int c, int hw, const float *x, const float *scale,
                                      float *y) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < n * c; p++) {
     const float s = scale[p];
     const float *xp = x + (size_t)p * hw;
@@ -33,7 +35,8 @@ dnl_status cpu_channel_scale_forward(int n, int c, int hw, const float *x, const
 
 dnl_status cpu_channel_scale_backward(int n, int c, int hw, const float *dy,
                                       const float *scale, float *dx) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < n * c; p++) {
     const float s = scale[p];
     const float *dyp = dy + (size_t)p * hw;
@@ -46,7 +49,8 @@ dnl_status cpu_channel_scale_backward(int n, int c, int hw, const float *dy,
 
 dnl_status cpu_copy_channels(int n, int hw, const float *src, int src_c, int src_off,
                              float *dst, int dst_c, int dst_off, int count, bool accumulate) {
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = (size_t)n * count * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) schedule(static)
   for (int b = 0; b < n; b++)
     for (int i = 0; i < count; i++) {
       const float *s = src + ((size_t)b * src_c + src_off + i) * hw;

@@ -3,10 +3,12 @@
 #include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_maxpool_forward(const pool_shape *s, const float *x, float *y,
                                int32_t *argmax) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->h * s->w > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
     const float *xp = x + (size_t)p * s->h * s->w;
     float *yp = y + (size_t)p * s->oh * s->ow;
@@ -43,7 +45,8 @@ dnl_status cpu_maxpool_forward(const pool_shape *s, const float *x, float *y,
 
 dnl_status cpu_maxpool_backward(const pool_shape *s, const float *dy, const int32_t *argmax,
                                 float *dx) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->h * s->w > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
     const float *dyp = dy + (size_t)p * s->oh * s->ow;
     const int32_t *ap = argmax + (size_t)p * s->oh * s->ow;

@@ -1,5 +1,6 @@
 /* Bilinear resize with PyTorch's source-index rules for align_corners true/false. */
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 typedef struct axis_tap {
   int i0, i1;
@@ -28,7 +29,8 @@ static axis_tap tap(int dst, int in, int out, bool align_corners) {
 }
 
 dnl_status cpu_resize_forward(const resize_shape *s, const float *x, float *y) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->oh * s->ow > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
     const float *xp = x + (size_t)p * s->ih * s->iw;
     float *yp = y + (size_t)p * s->oh * s->ow;
@@ -47,7 +49,8 @@ dnl_status cpu_resize_forward(const resize_shape *s, const float *x, float *y) {
 }
 
 dnl_status cpu_resize_backward(const resize_shape *s, const float *dy, float *dx) {
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)s->n * s->c * s->oh * s->ow > CPU_PARALLEL_MIN;
+#pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
     const float *dyp = dy + (size_t)p * s->oh * s->ow;
     float *dxp = dx + (size_t)p * s->ih * s->iw;

@@ -2,9 +2,11 @@
 #include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_softmax_forward(int outer, int len, int inner, const float *x, float *y) {
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = (size_t)outer * len * inner > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) schedule(static)
   for (int o = 0; o < outer; o++)
     for (int i = 0; i < inner; i++) {
       const float *xp = x + (size_t)o * len * inner + i;
@@ -28,7 +30,8 @@ dnl_status cpu_softmax_forward(int outer, int len, int inner, const float *x, fl
 
 dnl_status cpu_softmax_backward(int outer, int len, int inner, const float *y,
                                 const float *dy, float *dx) {
-#pragma omp parallel for collapse(2) schedule(static)
+  const bool parallel = (size_t)outer * len * inner > CPU_PARALLEL_MIN;
+#pragma omp parallel for collapse(2) if (parallel) schedule(static)
   for (int o = 0; o < outer; o++)
     for (int i = 0; i < inner; i++) {
       const size_t base = (size_t)o * len * inner + i;
