@@ -7,20 +7,7 @@
 
 #include "lib/h5io.h"
 
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
-  char *buf = data;
-  if (n == 0 && err->desc)
-    snprintf(buf, 256, "%s", err->desc);
-  return 0;
-}
-
-const char *h5file_detail(char *buf, size_t len) {
-  char inner[256] = "";
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, keep_innermost, inner);
-  H5Eclear2(H5E_DEFAULT);
-  snprintf(buf, len, "%s", inner);
-  return buf;
-}
+const char *h5file_detail(char *buf, size_t len) { return h5io_last_failure(buf, len); }
 
 const char *h5file_where(hid_t obj, char *buf, size_t len) {
   char file[512] = "?";

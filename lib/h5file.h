@@ -27,8 +27,8 @@ dnl_status h5file_flush(hid_t file, const char *path);
 /* Closes the file and reports a failed final write (disk full). */
 dnl_status h5file_close(hid_t file, const char *path);
 
-/* The innermost description on HDF5's error stack ("" when empty), e.g.
- * "truncated file: eof = 800, ...". Clears the stack. */
+/* The innermost message of the latest failed HDF5 call ("" when none), e.g.
+ * "truncated file: eof = 800, ..." (see h5io_quiet). */
 const char *h5file_detail(char *buf, size_t len);
 /* "file.h5:/group" for messages about an open object. */
 const char *h5file_where(hid_t obj, char *buf, size_t len);

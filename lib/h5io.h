@@ -21,7 +21,10 @@ dnl_status h5io_read_float(const char *path, const char *name, h5io_array *out);
 dnl_status h5io_read_int(const char *path, const char *name, h5io_array *out);
 void h5io_array_free(h5io_array *a);
 
-/* Turns off HDF5's own printing of its error stack: we report through dnl_error. */
+/* Replaces HDF5's printing of its error stack (we report through dnl_error)
+ * by remembering the innermost message of the latest failed HDF5 call. */
 void h5io_quiet(void);
+/* That message ("" when none), e.g. "truncated file: eof = 800, ..."; forgets it. */
+const char *h5io_last_failure(char *buf, size_t len);
 
 #endif

@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/h5dset.h"
+#include "lib/h5file.h"
+
 void tmpdir_make(char *buf, size_t len, const char *what) {
   snprintf(buf, len, "/tmp/dnl_%s_XXXXXX", what);
   cr_assert(mkdtemp(buf) != NULL, "mkdtemp %s failed", buf);
@@ -33,4 +36,13 @@ void file_write_text(const char *path, const char *text) {
   cr_assert(f != NULL, "cannot write %s", path);
   fputs(text, f);
   fclose(f);
+}
+
+void file_write_foreign_hdf5(const char *path) {
+  hid_t f;
+  cr_assert_eq(h5file_create(path, &f), DNL_OK, "%s", dnl_last_error());
+  float x[4] = {1, 2, 3, 4};
+  size_t dims[1] = {4};
+  cr_assert_eq(h5dset_write(f, "x", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, x), DNL_OK);
+  cr_assert_eq(h5file_close(f, path), DNL_OK);
 }

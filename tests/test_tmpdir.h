@@ -14,5 +14,7 @@ const char *tmpdir_path(char *buf, size_t len, const char *dir, const char *name
 bool file_exists(const char *path);
 /* Writes text to path (asserts on failure). */
 void file_write_text(const char *path, const char *text);
+/* An HDF5 file of "another program": one float dataset /x, no attributes. */
+void file_write_foreign_hdf5(const char *path);
 
 #endif
