@@ -4,11 +4,13 @@
 
 #include "lib/backend.h"
 #include "lib/version.h"
+#include "runner/cmd_data.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: runner <command> [options]\n"
              "commands:\n"
              "  version      print the program version and the backends of this build\n"
+             "  data         synth: write the synthetic dataset; stats: check a dataset\n"
              "  help         this text\n");
 }
 
@@ -36,6 +38,8 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
     return cmd_version();
+  if (!strcmp(cmd, "data"))
+    return cmd_data(argc - 1, argv + 1);
   fprintf(stderr, "runner: unknown command '%s' (see runner help)\n", cmd);
   return 2;
 }
