@@ -98,14 +98,16 @@ dnl_status resnet_init(resnet *r, param_store *ps, const resnet_config *cfg) {
   if (!r->units)
     return dnl_error(DNL_ERR_NOMEM, "resnet: %d residual blocks", r->nunits);
   /* stage: planes, stride, dilation of the first block's 3x3, dilation of the rest */
-  const int planes[4] = {64, 128, 256, 512};
+  const int paper_planes[4] = {64, 128, 256, 512};
+  const bool custom = cfg->planes[0] > 0 && cfg->planes[1] > 0 && cfg->planes[2] > 0 &&
+                      cfg->planes[3] > 0;
   const int strides[4] = {1, 2, 1, 1};
   const int dil_first[4] = {1, 1, 1, 2};
   const int dil_rest[4] = {1, 1, 2, 4};
   const int expansion = r->kind == RESNET_BOTTLENECK ? 4 : 1;
   int at = 0;
   for (int s = 0; s < 4; s++) {
-    int p = scaled(planes[s], cfg->width);
+    int p = custom ? cfg->planes[s] : scaled(paper_planes[s], cfg->width);
     for (int b = 0; b < r->layers[s]; b++, at++) {
       char prefix[64];
       snprintf(prefix, sizeof prefix, "backbone.layer%d.%d", s + 1, b);

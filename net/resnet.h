@@ -14,6 +14,7 @@ typedef struct resnet_config {
   int depth;        /* 18, 34, 50 or 101: block kind and blocks per stage */
   int layers[4];    /* blocks per stage; all > 0 overrides depth's (e.g. 1,1,1,1) */
   float width;      /* multiplier of the stem (64, 64, 128) and planes (64..512); 1 = paper */
+  int planes[4];    /* planes per stage; all > 0 overrides the width-scaled 64..512 */
 } resnet_config;
 
 typedef struct resnet_unit {

@@ -1,16 +1,25 @@
 /* runner: the harness's command-line program. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/backend.h"
 #include "lib/version.h"
+#include "runner/cmd_blocks.h"
 #include "runner/cmd_data.h"
+#include "runner/cmd_run.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: runner <command> [options]\n"
              "commands:\n"
              "  version      print the program version and the backends of this build\n"
              "  data         synth: write the synthetic dataset; stats: check a dataset\n"
+             "  blocks       list the context block variants, options and presets\n"
+             "  train        train and evaluate one run (runner train CONFIG)\n"
+             "  eval         evaluate a checkpoint\n"
+             "  params       list the network's parameters, shapes and count\n"
+             "  config       validate a config and print it resolved; --keys lists all keys\n"
              "  help         this text\n");
 }
 
@@ -26,7 +35,20 @@ static int cmd_version(void) {
   return 0;
 }
 
+/* OpenMP threads that spin while waiting steal the 2 cores of a small machine
+ * from OpenBLAS and the loader threads (3x slower training, measured). libgomp
+ * reads OMP_WAIT_POLICY when it loads, before main, so the program restarts
+ * itself once with a passive policy unless the user chose one. */
+static void ensure_passive_wait(char **argv) {
+  if (getenv("OMP_WAIT_POLICY"))
+    return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: go on with the spinning policy, only slower */
+}
+
 int main(int argc, char **argv) {
+  ensure_passive_wait(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -38,8 +60,18 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version"))
     return cmd_version();
+  if (!strcmp(cmd, "blocks"))
+    return cmd_blocks(argc - 1, argv + 1);
   if (!strcmp(cmd, "data"))
     return cmd_data(argc - 1, argv + 1);
+  if (!strcmp(cmd, "train"))
+    return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "eval"))
+    return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "params"))
+    return cmd_params(argc - 1, argv + 1);
+  if (!strcmp(cmd, "config"))
+    return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "runner: unknown command '%s' (see runner help)\n", cmd);
   return 2;
 }

@@ -1,0 +1,47 @@
+/* What train, eval and predict share: the resolved config, the backend, the
+ * datasets, the network with its parameters, and the per-step arena. */
+#ifndef DNL_SESSION_H
+#define DNL_SESSION_H
+
+#include <libconfig.h>
+
+#include "data/dataset.h"
+#include "lib/arena.h"
+#include "lib/params.h"
+#include "runner/run_config.h"
+
+typedef struct session {
+  config_t config; /* parsed file with command-line overrides applied */
+  bool config_loaded;
+  run_config cfg;
+  char *config_text; /* resolved libconfig text (stored in results and checkpoints) */
+  const dnl_backend *be;
+  dataset *train_ds, *val_ds;
+  param_store ps;
+  segnet net;
+  bool net_ready;
+  arena act;
+  layer_ctx ctx;
+  rng dropout_rng;
+  char result_path[1200], checkpoint_path[1200];
+} session;
+
+/* Parses a "key=value" override (value in libconfig syntax, strings may be bare
+ * words) and applies it to the config; the key must be in the schema. */
+dnl_status session_override(config_t *c, const char *assignment);
+
+/* Loads and validates the config (with overrides), sets threads, opens the
+ * backend. Datasets and network come with the calls below. */
+dnl_status session_open(session *s, const char *config_path, const char *const *overrides,
+                        int n_overrides);
+/* Opens the training and/or validation split (generating synth data on first use). */
+dnl_status session_open_data(session *s, bool train, bool val);
+/* Builds the network for the dataset's classes and initialises its parameters
+ * from the seed. */
+dnl_status session_build_net(session *s, int classes);
+void session_close(session *s);
+
+/* Makes sure a synthetic dataset exists under root (generated when absent). */
+dnl_status session_ensure_synth(const run_config *cfg);
+
+#endif

@@ -1,0 +1,325 @@
+#include "runner/train.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "data/augment.h"
+#include "data/fsutil.h"
+#include "data/loader.h"
+#include "lib/checkpoint.h"
+#include "lib/layers/loss.h"
+#include "lib/results.h"
+#include "lib/version.h"
+#include "runner/evaluate.h"
+
+volatile int train_interrupted;
+
+static void on_signal(int sig) {
+  (void)sig;
+  train_interrupted = 1;
+}
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct step_result {
+  float loss, loss_main, loss_aux;
+} step_result;
+
+/* Device buffers of a step that persist across iterations. */
+typedef struct step_buffers {
+  tensor images;       /* [n, 3, crop, crop] on the device (CPU: a view of the batch) */
+  int32_t *labels;     /* [n, crop, crop] */
+  float *class_weights;
+  bool own;            /* images/labels were allocated on a non-CPU device */
+} step_buffers;
+
+static dnl_status upload_batch(session *s, const loader_batch *b, step_buffers *sb) {
+  const dnl_backend *be = s->be;
+  size_t npix = (size_t)b->n * b->h * b->w;
+  if (be->device == DEVICE_CPU) {
+    sb->images = tensor_view4(b->images, DEVICE_CPU, b->n, 3, b->h, b->w);
+    sb->labels = b->labels;
+    return DNL_OK;
+  }
+  if (!sb->own) {
+    int shape[4] = {b->n, 3, b->h, b->w};
+    DNL_TRY(tensor_alloc(&sb->images, be->device, 4, shape));
+    void *p;
+    DNL_TRY(be->alloc(npix * sizeof(int32_t), &p));
+    sb->labels = p;
+    sb->own = true;
+  }
+  DNL_TRY(be->memcpy(sb->images.data, be->device, b->images, DEVICE_CPU,
+                     npix * 3 * sizeof(float)));
+  return be->memcpy(sb->labels, be->device, b->labels, DEVICE_CPU, npix * sizeof(int32_t));
+}
+
+static dnl_status train_step(session *s, const loader_batch *b, step_buffers *sb, double lr,
+                             step_result *out) {
+  const run_config *c = &s->cfg;
+  arena_reset(&s->act);
+  DNL_TRY(params_zero_grad(&s->ps));
+  DNL_TRY(upload_batch(s, b, sb));
+  s->ctx.training = true;
+  tensor logits, aux;
+  DNL_TRY(segnet_forward(&s->net, &s->ctx, &sb->images, &logits, &aux));
+  loss_config lc = {.class_weights = sb->class_weights, .ignore_label = LOSS_IGNORE_LABEL,
+                    .ohem_thresh = (float)c->ohem_thresh, .ohem_min_kept = c->ohem_min_kept};
+  tensor dlogits, daux;
+  DNL_TRY(layer_ctx_zeros_like(&s->ctx, &dlogits, &logits));
+  if (c->ohem)
+    DNL_TRY(ohem_ce_loss(&s->ctx, &lc, &logits, sb->labels, 1.0f, &out->loss_main, &dlogits));
+  else
+    DNL_TRY(ce_loss(&s->ctx, &lc, &logits, sb->labels, 1.0f, &out->loss_main, &dlogits));
+  out->loss_aux = 0.0f;
+  const tensor *daux_p = NULL;
+  if (aux.data) {
+    DNL_TRY(layer_ctx_zeros_like(&s->ctx, &daux, &aux));
+    DNL_TRY(ce_loss(&s->ctx, &lc, &aux, sb->labels, (float)c->aux_weight, &out->loss_aux,
+                    &daux));
+    daux_p = &daux;
+  }
+  out->loss = out->loss_main + (float)c->aux_weight * out->loss_aux;
+  if (!isfinite(out->loss))
+    return dnl_error(DNL_ERR_NUMERIC, "loss is %s", isnan(out->loss) ? "NaN" : "infinite");
+  DNL_TRY(segnet_backward(&s->net, &s->ctx, &dlogits, daux_p));
+  return params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay);
+}
+
+static dnl_status loader_for(session *s, loader_pos start, loader **out) {
+  const run_config *c = &s->cfg;
+  loader_config lc;
+  DNL_TRY(loader_config_init(&lc, s->train_ds, LOADER_TRAIN));
+  lc.batch_size = c->batch;
+  lc.augment.crop_w = lc.augment.crop_h = c->crop;
+  lc.augment.flip = c->flip;
+  lc.augment.random_resize = c->random_resize;
+  lc.augment.scale_min = c->scale_min;
+  lc.augment.scale_max = c->scale_max;
+  lc.augment.aspect_min = c->aspect_min;
+  lc.augment.aspect_max = c->aspect_max;
+  lc.augment.brightness = c->brightness > 0;
+  lc.augment.brightness_delta = c->brightness;
+  if (c->base_size > 0)
+    lc.augment.base_size = c->base_size;
+  lc.seed = (uint64_t)c->seed;
+  lc.workers = c->workers;
+  lc.start = start;
+  return loader_create(&lc, out);
+}
+
+static void format_eta(double seconds, char *buf, size_t len) {
+  long s = (long)(seconds + 0.5);
+  if (s >= 3600)
+    snprintf(buf, len, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else
+    snprintf(buf, len, "%ldm%02lds", s / 60, s % 60);
+}
+
+static dnl_status mkdirs_for(const char *path) {
+  char *dir = strdup(path);
+  if (!dir)
+    return dnl_error(DNL_ERR_NOMEM, "path %s", path);
+  char *slash = strrchr(dir, '/');
+  dnl_status st = DNL_OK;
+  if (slash) {
+    *slash = '\0';
+    st = fs_mkdirs(dir);
+  }
+  free(dir);
+  return st;
+}
+
+static dnl_status run_eval(session *s, results_file *rf, long iter, bool progress) {
+  infer_opts o;
+  DNL_TRY(eval_options(&s->cfg, &o));
+  eval_result er;
+  DNL_TRY(evaluate(s, &o, progress, &er));
+  const int k = s->cfg.net.classes;
+  float *iou = malloc((size_t)k * sizeof *iou);
+  if (!iou) {
+    eval_result_free(&er);
+    return dnl_error(DNL_ERR_NOMEM, "eval row");
+  }
+  for (int i = 0; i < k; i++)
+    iou[i] = (float)er.class_iou[i];
+  results_eval_row row = {.iter = iter, .miou = er.miou, .pixel_acc = er.pixel_acc,
+                          .class_iou = iou, .confusion = er.conf.counts};
+  dnl_status st = results_append_eval(rf, &row);
+  if (progress)
+    fprintf(stderr, "%s  eval at %ld: mIoU %.2f%%  pixel acc %.2f%%  (%ld images)\n",
+            isatty(STDERR_FILENO) ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc,
+            er.images);
+  free(iou);
+  eval_result_free(&er);
+  return st;
+}
+
+static dnl_status save_checkpoint(session *s, long iter, loader *ld) {
+  loader_pos pos = loader_tell(ld);
+  checkpoint_meta meta = {.iteration = iter, .rng_state = s->dropout_rng,
+                          .loader_epoch = pos.epoch, .loader_index = pos.batch,
+                          .config = s->config_text};
+  return checkpoint_save(s->checkpoint_path, &s->ps, &meta);
+}
+
+dnl_status train_run(session *s, const train_options *opt) {
+  const run_config *c = &s->cfg;
+  DNL_TRY(session_open_data(s, true, true));
+  DNL_TRY(session_build_net(s, dataset_num_classes(s->train_ds)));
+  DNL_TRY(mkdirs_for(s->result_path));
+
+  step_buffers sb = {0};
+  tensor cw = {0};
+  if (c->n_class_weights) {
+    int shape[1] = {c->n_class_weights};
+    DNL_TRY(tensor_alloc(&cw, s->be->device, 1, shape));
+    DNL_TRY(s->be->memcpy(cw.data, s->be->device, c->class_weights, DEVICE_CPU,
+                          (size_t)c->n_class_weights * sizeof(float)));
+    sb.class_weights = cw.data;
+  }
+
+  long start_iter = 0;
+  loader_pos start = {0, 0};
+  results_file rf;
+  const char *names[1024];
+  int k = dataset_num_classes(s->train_ds);
+  for (int i = 0; i < k && i < 1024; i++)
+    names[i] = dataset_class_name(s->train_ds, i);
+  bool resumed = false;
+  if (opt->resume && access(s->checkpoint_path, R_OK) == 0) {
+    checkpoint_meta meta;
+    DNL_TRY(checkpoint_load(s->checkpoint_path, &s->ps, &meta));
+    start_iter = meta.iteration;
+    s->dropout_rng = meta.rng_state;
+    start.epoch = meta.loader_epoch;
+    start.batch = meta.loader_index;
+    checkpoint_meta_free(&meta);
+    DNL_TRY(results_resume(&rf, s->result_path, start_iter));
+    resumed = true;
+    if (!opt->quiet)
+      fprintf(stderr, "resuming %s at iteration %ld\n", c->name, start_iter);
+  } else {
+    char label[256];
+    const block_config *b = &c->net.block;
+    if (c->preset[0])
+      snprintf(label, sizeof label, "%s", c->preset);
+    else
+      snprintf(label, sizeof label, "%s", b->variant);
+    results_info info = {.run = c->name, .sweep = c->sweep, .variant = b->variant,
+                         .preset = c->preset, .label = label, .dataset = c->dataset,
+                         .seed = c->seed, .config = s->config_text, .backend = s->be->name,
+                         .device = device_name(s->be->device),
+                         .params = (int64_t)params_count_trainable(&s->ps),
+                         .iterations = c->iterations, .num_classes = k, .class_names = names};
+    DNL_TRY(results_create(&rf, s->result_path, &info));
+  }
+  (void)resumed;
+
+  loader *ld = NULL;
+  dnl_status st = loader_for(s, start, &ld);
+  struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  train_interrupted = 0;
+
+  const bool tty = isatty(STDERR_FILENO) && !opt->quiet;
+  const double t0 = now_seconds() - rf.resumed_seconds;
+  double last_time = now_seconds();
+  long last_iter = start_iter;
+  double rate = 0.0;
+  const char *prefix = opt->prefix ? opt->prefix : c->name;
+  char failure[1200] = "";
+  long it = start_iter;
+  for (; st == DNL_OK && it < c->iterations; it++) {
+    const loader_batch *b;
+    st = loader_next(ld, &b);
+    if (st != DNL_OK)
+      break;
+    double lr = poly_lr(c->lr, it, c->iterations, c->power);
+    step_result r;
+    st = train_step(s, b, &sb, lr, &r);
+    if (st != DNL_OK) {
+      if (st == DNL_ERR_NUMERIC)
+        dnl_error_context(st, "iteration %ld", it + 1);
+      break;
+    }
+    const long done = it + 1;
+    double tnow = now_seconds();
+    if (done % c->log_every == 0 || done == c->iterations) {
+      results_train_row row = {.iter = done, .loss = r.loss, .loss_main = r.loss_main,
+                               .loss_aux = r.loss_aux, .lr = lr, .seconds = tnow - t0};
+      st = results_append_train(&rf, &row);
+      if (st != DNL_OK)
+        break;
+      double dt = tnow - last_time;
+      if (dt > 0)
+        rate = (double)(done - last_iter) * c->batch / dt;
+      last_time = tnow;
+      last_iter = done;
+      if (!opt->quiet) {
+        char eta[32] = "?";
+        if (rate > 0)
+          format_eta((double)(c->iterations - done) * c->batch / rate, eta, sizeof eta);
+        fprintf(stderr, "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s  ETA %s%s",
+                tty ? "\r\033[K" : "", prefix, done, c->iterations, r.loss, r.loss_main,
+                r.loss_aux, lr, rate, eta, tty ? "" : "\n");
+      }
+    }
+    if (c->eval_every > 0 && done % c->eval_every == 0 && done != c->iterations) {
+      st = run_eval(s, &rf, done, !opt->quiet);
+      if (st != DNL_OK)
+        break;
+    }
+    if ((c->checkpoint_every > 0 && done % c->checkpoint_every == 0) || done == c->iterations ||
+        train_interrupted) {
+      st = save_checkpoint(s, done, ld);
+      if (st != DNL_OK)
+        break;
+    }
+    if (train_interrupted) {
+      st = dnl_error(DNL_ERR_ARG, "interrupted at iteration %ld (checkpoint saved; continue "
+                                  "with --resume)", done);
+      it++;
+      break;
+    }
+  }
+  if (tty)
+    fprintf(stderr, "\n");
+  if (st == DNL_OK)
+    st = run_eval(s, &rf, c->iterations, !opt->quiet);
+  if (st == DNL_OK)
+    st = attention_capture(s, &rf, c->iterations);
+  if (st != DNL_OK)
+    snprintf(failure, sizeof failure, "failed: %s", dnl_last_error());
+  /* keep the message of the first failure while finishing the file */
+  char saved[1024];
+  snprintf(saved, sizeof saved, "%s", dnl_last_error());
+  dnl_status fin = results_finish(&rf, st == DNL_OK ? "finished" : failure);
+  dnl_status cl = results_close(&rf);
+  if (ld)
+    loader_destroy(ld);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (sb.own) {
+    tensor_free(&sb.images);
+    s->be->free(sb.labels);
+  }
+  tensor_free(&cw);
+  if (st != DNL_OK) {
+    dnl_error(st, "%s", saved);
+    return st;
+  }
+  return fin != DNL_OK ? fin : cl;
+}
