@@ -1,0 +1,164 @@
+/* Conv2d throughput of the CPU backend next to a plain OpenBLAS sgemm of the
+ * same size. Convolution as im2col + GEMM does per image the work of one GEMM
+ * with M = cout, N = oh*ow, K = cin*k*k, so that GEMM's rate is the ceiling the
+ * convolution can approach; the forward target is 60% of it.
+ * Each measurement: a pause, one warm-up call, REPEATS timed calls, the median. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "lib/cpu/cpu_ops.h"
+
+#define REPEATS 7
+#define TARGET_RATIO 0.60
+
+typedef struct bench_shape {
+  const char *name;
+  int n, cin, h, w, cout, k, stride, pad, dilation;
+} bench_shape;
+
+static const bench_shape shapes[] = {
+    {"tiny 3x3 16->16 @64x64", 8, 16, 64, 64, 16, 3, 1, 1, 1},
+    {"tiny 3x3 64->64 d2 @16x16", 8, 64, 16, 16, 64, 3, 1, 2, 2},
+    {"tiny 1x1 64->32 @16x16", 8, 64, 16, 16, 32, 1, 1, 0, 1},
+    {"resnet 3x3 256->256 @64x64", 2, 256, 64, 64, 256, 3, 1, 1, 1},
+    {"resnet 3x3 64->64 @97x97", 2, 64, 97, 97, 64, 3, 1, 1, 1},
+    {"resnet 1x1 1024->256 @97x97", 2, 1024, 97, 97, 256, 1, 1, 0, 1},
+};
+
+typedef enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_WEIGHT, RUN_SGEMM } run_kind;
+
+typedef struct buffers {
+  float *x, *w, *bias, *y, *dy, *dx, *dw, *gemm_c;
+  void *ws;
+} buffers;
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static dnl_status run_once(run_kind kind, const conv2d_shape *s, buffers *b) {
+  const dnl_backend *be = cpu_backend();
+  switch (kind) {
+  case RUN_FORWARD:
+    return be->conv2d_forward(s, b->x, b->w, b->bias, b->y, b->ws);
+  case RUN_BACKWARD_DATA:
+    return be->conv2d_backward(s, b->x, b->w, b->dy, b->dx, NULL, NULL, b->ws);
+  case RUN_BACKWARD_WEIGHT:
+    return be->conv2d_backward(s, b->x, b->w, b->dy, NULL, b->dw, b->bias, b->ws);
+  case RUN_SGEMM: {
+    /* one GEMM per image, the shape of the forward's; inputs stand in for data */
+    const int m = s->cout, n = s->oh * s->ow, k = s->cin * s->kh * s->kw;
+    for (int i = 0; i < s->n; i++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, b->w, k,
+                  b->gemm_c + (size_t)m * n, n, 0.0f, b->gemm_c, n);
+    return DNL_OK;
+  }
+  }
+  return dnl_error(DNL_ERR_ARG, "bench_conv: unknown run kind %d", (int)kind);
+}
+
+/* Median GFLOP/s of REPEATS timed runs after one warm-up. The pause first lets
+ * the thread pools of the previous measurement go idle: OpenMP workers spin for
+ * milliseconds after a parallel region, OpenBLAS's for longer after a call. */
+static dnl_status measure(run_kind kind, const conv2d_shape *s, buffers *b, double *gflops) {
+  const double flops = 2.0 * s->n * s->cout * s->oh * s->ow * s->cin * s->kh * s->kw;
+  double t[REPEATS];
+  nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+  DNL_TRY(run_once(kind, s, b));
+  for (int r = 0; r < REPEATS; r++) {
+    const double t0 = now_seconds();
+    DNL_TRY(run_once(kind, s, b));
+    t[r] = now_seconds() - t0;
+  }
+  qsort(t, REPEATS, sizeof t[0], compare_double);
+  *gflops = flops / t[REPEATS / 2] * 1e-9;
+  return DNL_OK;
+}
+
+static float *random_floats(size_t n, unsigned *seed) {
+  float *p = malloc((n ? n : 1) * sizeof(float));
+  if (p)
+    for (size_t i = 0; i < n; i++)
+      p[i] = (float)rand_r(seed) / (float)RAND_MAX - 0.5f;
+  return p;
+}
+
+static void free_buffers(buffers *b) {
+  free(b->x), free(b->w), free(b->bias), free(b->y), free(b->dy), free(b->dx), free(b->dw);
+  free(b->gemm_c), free(b->ws);
+}
+
+static dnl_status bench_shape_run(const bench_shape *bs, bool *met_target) {
+  conv2d_shape s;
+  DNL_TRY(conv2d_shape_init(&s, bs->n, bs->cin, bs->h, bs->w, bs->cout, bs->k, bs->stride,
+                            bs->pad, bs->dilation));
+  const size_t nx = (size_t)s.n * s.cin * s.h * s.w, ny = (size_t)s.n * s.cout * s.oh * s.ow;
+  const size_t nw = (size_t)s.cout * s.cin * s.kh * s.kw;
+  /* gemm_c holds the [m, n] output and, after it, the [k, n] right operand */
+  const size_t ngemm = (size_t)s.oh * s.ow * (s.cout + (size_t)s.cin * s.kh * s.kw);
+  unsigned seed = 7;
+  buffers b = {.x = random_floats(nx, &seed),
+               .w = random_floats(nw, &seed),
+               .bias = random_floats((size_t)s.cout, &seed),
+               .y = random_floats(ny, &seed),
+               .dy = random_floats(ny, &seed),
+               .dx = random_floats(nx, &seed),
+               .dw = random_floats(nw, &seed),
+               .gemm_c = random_floats(ngemm, &seed)};
+  const size_t ws_bytes = cpu_backend()->conv2d_workspace(&s);
+  b.ws = ws_bytes ? malloc(ws_bytes) : NULL;
+  if (!b.x || !b.w || !b.bias || !b.y || !b.dy || !b.dx || !b.dw || !b.gemm_c ||
+      (ws_bytes && !b.ws)) {
+    free_buffers(&b);
+    return dnl_error(DNL_ERR_NOMEM, "bench_conv %s: cannot allocate the buffers", bs->name);
+  }
+  double fwd = 0, bwd_data = 0, bwd_weight = 0, gemm = 0;
+  dnl_status st = measure(RUN_FORWARD, &s, &b, &fwd);
+  if (st == DNL_OK)
+    st = measure(RUN_BACKWARD_DATA, &s, &b, &bwd_data);
+  if (st == DNL_OK)
+    st = measure(RUN_BACKWARD_WEIGHT, &s, &b, &bwd_weight);
+  if (st == DNL_OK)
+    st = measure(RUN_SGEMM, &s, &b, &gemm);
+  free_buffers(&b);
+  if (st != DNL_OK)
+    return dnl_error_context(st, "bench_conv %s", bs->name);
+  const double ratio = fwd / gemm;
+  *met_target = ratio >= TARGET_RATIO;
+  printf("%-29s %5d %5d %6d %8.1f %8.1f %8.1f %8.1f %6.2f%s\n", bs->name, s.cout, s.oh * s.ow,
+         s.cin * s.kh * s.kw, fwd, bwd_data, bwd_weight, gemm, ratio,
+         *met_target ? "" : "  (below target)");
+  fflush(stdout);
+  return DNL_OK;
+}
+
+int main(void) {
+  printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d runs\n",
+         REPEATS);
+  printf("threads: OpenMP %d, OpenBLAS %d; forward target: conv/sgemm >= %.2f\n",
+         omp_get_max_threads(), openblas_get_num_threads(), TARGET_RATIO);
+  printf("%-29s %5s %5s %6s %8s %8s %8s %8s %6s\n", "shape (batch in the text)", "M", "N", "K",
+         "fwd", "bwd-data", "bwd-wt", "sgemm", "ratio");
+  int missed = 0;
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    bool met = false;
+    if (bench_shape_run(&shapes[i], &met) != DNL_OK) {
+      fprintf(stderr, "bench_conv: %s\n", dnl_last_error());
+      return 1;
+    }
+    missed += !met;
+  }
+  printf("forward conv/sgemm >= %.2f on %zu of %zu shapes\n", TARGET_RATIO,
+         sizeof shapes / sizeof shapes[0] - (size_t)missed, sizeof shapes / sizeof shapes[0]);
+  return 0;
+}

@@ -1,0 +1,79 @@
+/* The CUDA backend table and its one-time opening: device check, cuBLAS and
+ * cuDNN handles, reduction scratch. Ops without a CUDA version yet stay NULL so
+ * that backend_check() names them. */
+#include <stdio.h>
+
+#include "lib/cuda/cuda_check.h"
+#include "lib/cuda/cuda_ops.h"
+
+static cublasHandle_t cublas_handle;
+static cudnnHandle_t cudnn_handle;
+
+cublasHandle_t cuda_cublas_handle(void) { return cublas_handle; }
+cudnnHandle_t cuda_cudnn_handle(void) { return cudnn_handle; }
+
+static dnl_backend make_table(void) {
+  dnl_backend t = {};
+  t.name = "cuda";
+  t.device = DEVICE_CUDA;
+  t.alloc = cuda_alloc;
+  t.free = cuda_free;
+  t.memcpy = cuda_memcpy;
+  t.fill = cuda_fill;
+  t.synchronize = cuda_synchronize;
+  t.sgemm = cuda_sgemm;
+  t.sgemm_batched = cuda_sgemm_batched;
+  t.axpy = cuda_axpy;
+  t.scale = cuda_scale;
+  t.add = cuda_add;
+  t.sum = cuda_sum;
+  t.count_nonfinite = cuda_count_nonfinite;
+  t.relu_forward = cuda_relu_forward;
+  t.relu_backward = cuda_relu_backward;
+  t.softmax_forward = cuda_softmax_forward;
+  t.softmax_backward = cuda_softmax_backward;
+  t.sgd_update = cuda_sgd_update;
+  return t;
+}
+
+static const dnl_backend cuda_table = make_table();
+
+static dnl_status open_device(void) {
+  int count = 0;
+  cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess)
+    return dnl_error(DNL_ERR_UNSUPPORTED, "no CUDA device found (cudaGetDeviceCount: %s)",
+                     cudaGetErrorString(e));
+  if (count == 0)
+    return dnl_error(DNL_ERR_UNSUPPORTED, "no CUDA device found (cudaGetDeviceCount: 0)");
+  /* the device is chosen with CUDA_VISIBLE_DEVICES; the backend uses the first */
+  CUDA_CHECK(cudaSetDevice(0));
+  CUBLAS_CHECK(cublasCreate(&cublas_handle));
+  /* plain FP32 results (no TF32), so that GPU and CPU agree to float rounding */
+  CUBLAS_CHECK(cublasSetMathMode(cublas_handle, CUBLAS_DEFAULT_MATH));
+  CUDNN_CHECK(cudnnCreate(&cudnn_handle));
+  return cuda_reduce_init();
+}
+
+/* Opening happens once per process; later calls repeat the first outcome. */
+struct open_result {
+  dnl_status status;
+  char message[512];
+};
+
+static open_result open_once(void) {
+  open_result r;
+  r.status = open_device();
+  snprintf(r.message, sizeof r.message, "%s", r.status == DNL_OK ? "" : dnl_last_error());
+  return r;
+}
+
+dnl_status cuda_backend_open(const dnl_backend **out) {
+  static const open_result opened = open_once(); /* thread-safe in C++11 */
+  if (opened.status != DNL_OK) {
+    *out = NULL;
+    return dnl_error(opened.status, "%s", opened.message);
+  }
+  *out = &cuda_table;
+  return DNL_OK;
+}

@@ -1,0 +1,67 @@
+/* The CUDA backend's ops (cuBLAS + own kernels); see lib/backend.h for the
+ * contracts, which are the CPU backend's. Every op runs on the default stream
+ * of the device chosen by cuda_backend_open(); ops that return host values
+ * (sum, count_nonfinite) synchronise. The backend state (handles, reduction
+ * scratch) is process-wide, so ops are meant to be called from one host thread. */
+#ifndef DNL_CUDA_OPS_H
+#define DNL_CUDA_OPS_H
+
+#include <cublas_v2.h>
+#include <cudnn.h>
+#include <stddef.h>
+
+extern "C" {
+#include "lib/backend.h"
+}
+
+/* Handles created by cuda_backend_open() (valid once it returned DNL_OK). */
+cublasHandle_t cuda_cublas_handle(void);
+cudnnHandle_t cuda_cudnn_handle(void);
+
+/* Launch geometry for element-wise kernels with grid-stride loops. */
+#define CUDA_BLOCK 256
+static inline unsigned cuda_grid_for(size_t n) {
+  const size_t max_blocks = 65535;
+  size_t blocks = (n + CUDA_BLOCK - 1) / CUDA_BLOCK;
+  return (unsigned)(blocks < max_blocks ? blocks : max_blocks);
+}
+
+/* cuda_memory.cu */
+dnl_status cuda_alloc(size_t bytes, void **out);
+void cuda_free(void *p);
+dnl_status cuda_memcpy(void *dst, dnl_device dst_dev, const void *src, dnl_device src_dev,
+                       size_t bytes);
+dnl_status cuda_fill(float *x, size_t n, float value);
+dnl_status cuda_synchronize(void);
+
+/* cuda_blas.cu */
+dnl_status cuda_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                      int ldc);
+dnl_status cuda_sgemm_batched(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, size_t stride_a, const float *b,
+                              int ldb, size_t stride_b, float beta, float *c, int ldc,
+                              size_t stride_c, int batch);
+
+/* cuda_elementwise.cu */
+dnl_status cuda_axpy(size_t n, float alpha, const float *x, float *y);
+dnl_status cuda_scale(size_t n, float alpha, float *x);
+dnl_status cuda_add(size_t n, const float *a, const float *b, float *y);
+dnl_status cuda_relu_forward(size_t n, const float *x, float *y);
+dnl_status cuda_relu_backward(size_t n, const float *y, const float *dy, float *dx);
+
+/* cuda_reduce.cu */
+dnl_status cuda_reduce_init(void);
+dnl_status cuda_sum(size_t n, const float *x, double *out);
+dnl_status cuda_count_nonfinite(size_t n, const float *x, size_t *out);
+
+/* cuda_softmax.cu */
+dnl_status cuda_softmax_forward(int outer, int len, int inner, const float *x, float *y);
+dnl_status cuda_softmax_backward(int outer, int len, int inner, const float *y,
+                                 const float *dy, float *dx);
+
+/* cuda_sgd.cu */
+dnl_status cuda_sgd_update(size_t n, float *w, const float *g, float *momentum_buf, float lr,
+                           float momentum, float weight_decay);
+
+#endif
