@@ -2,13 +2,22 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "analysis/commands.h"
 #include "lib/version.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: analysis <command> [options]\n"
              "commands:\n"
+             "  plot FILES... [-o DIR]      loss and mIoU curves, final mIoU bars, per-class\n"
+             "                              IoU, attention maps, index.md (default DIR:\n"
+             "                              plots/ beside the first file)\n"
+             "  table FILES... [--format md|csv] [--paper]\n"
+             "                              final mIoU per group and dataset, mean +- std\n"
+             "                              over seeds; --paper adds the published numbers\n"
              "  version      print the program version\n"
-             "  help         this text\n");
+             "  help         this text\n"
+             "Files that cannot be read are skipped with a warning; the exit status is\n"
+             "non-zero only when no file was usable.\n");
 }
 
 int main(int argc, char **argv) {
@@ -24,6 +33,10 @@ int main(int argc, char **argv) {
     printf("dnl analysis %s\n", dnl_version());
     return 0;
   }
+  if (!strcmp(argv[1], "plot"))
+    return analysis_plot(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "table"))
+    return analysis_table(argc - 2, argv + 2);
   fprintf(stderr, "analysis: unknown command '%s' (see analysis help)\n", argv[1]);
   return 2;
 }
