@@ -27,7 +27,7 @@ char *fs_join(const char *a, const char *b);
 char *fs_join3(const char *a, const char *b, const char *c);
 
 /* Sorted names (not paths) of the regular files in dir whose name ends with
- * suffix ("" = all). */
+ * suffix ("" = all). Hidden entries (leading '.') are skipped in both listings. */
 dnl_status fs_list_files(const char *dir, const char *suffix, strlist *out);
 /* Sorted names of the subdirectories of dir (without "." and ".."). */
 dnl_status fs_list_dirs(const char *dir, strlist *out);

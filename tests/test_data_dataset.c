@@ -7,6 +7,8 @@
 #include "tests/test_data_util.h"
 #include "tests/test_util.h"
 
+#include <criterion/redirect.h> /* after criterion.h */
+
 static char *dir;
 static void setup(void) { dir = tdata_tmpdir(); }
 static void teardown(void) {
@@ -64,13 +66,15 @@ Test(data_dataset, ade20k_and_pascal_context_tables_and_names) {
   cr_assert_str_eq(p60.class_names[0], "background");
   cr_assert_str_eq(p60.class_names[59], "wood");
   const char *const *names = dataset_names();
-  for (int d = 0; names[d]; d++) {
+  int count = 0;
+  for (int d = 0; names[d]; d++, count++) {
     dataset_info info = info_of(names[d]);
     for (int c = 0; c < info.num_classes; c++)
       cr_assert(info.class_names[c] && info.class_names[c][0], "%s class %d", names[d], c);
     for (int c = 1; c < info.num_classes; c++)
       cr_assert(strcmp(info.class_names[c], info.class_names[c - 1]) != 0);
   }
+  cr_assert_eq(count, 5);
   dataset_info bad;
   cr_assert(dataset_info_get("cityscape", &bad) == DNL_ERR_ARG);
   cr_assert(strstr(dnl_last_error(), "cityscapes"), "%s", dnl_last_error());
@@ -211,7 +215,13 @@ Test(data_dataset, pascal_context_59_and_60) {
   dataset_close(ds);
 }
 
-Test(data_dataset, unknown_label_values_are_counted_and_ignored) {
+static void setup_quiet(void) {
+  setup();
+  cr_redirect_stderr();
+}
+
+/* The warning goes to stderr once per value; here it is captured and checked. */
+Test(data_dataset, unknown_label_values_are_counted_and_ignored, .init = setup_quiet) {
   char a[512], b[512];
   const uint8_t raw[] = {7, 200};
   const uint8_t mapped[] = {0, 255};
@@ -230,6 +240,13 @@ Test(data_dataset, unknown_label_values_are_counted_and_ignored) {
   cr_assert(n200 > 0);
   cr_assert_eq(unknown[200], 2 * n200);
   cr_assert_eq(unknown[7], 0);
+  char warning[1024];
+  snprintf(warning, sizeof warning,
+           "warning: cityscapes: label value 200 in %s is not a cityscapes label; mapped to "
+           "ignore (255), further occurrences are only counted\n",
+           b);
+  fflush(stderr);
+  cr_assert_stderr_eq_str(warning, "exactly one warning line");
   image_free(&want);
   dataset_close(ds);
 }

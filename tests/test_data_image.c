@@ -270,7 +270,8 @@ Test(data_image, truncated_or_corrupt_jpeg_is_an_error_naming_the_file) {
   assert_error_names(image_read_rgb(p, &out), p);
   tdata_path(p, sizeof p, dir, "junk.jpg");
   FILE *f = fopen(p, "wb");
-  fwrite("\xff\xd8\xff\xe0 this is not a jpeg stream at all", 1, 40, f);
+  static const char junk[] = "\xff\xd8\xff\xe0 this is not a jpeg stream at all";
+  fwrite(junk, 1, sizeof junk - 1, f);
   fclose(f);
   assert_error_names(image_read_rgb(p, &out), p);
   image_free(&a);
