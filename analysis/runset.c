@@ -89,7 +89,12 @@ dnl_status run_set_load(run_set *rs, char *const *paths, int npaths) {
   for (int i = 0; i < npaths; i++) {
     results_data *r = &rs->runs[rs->n];
     if (results_read(paths[i], r) != DNL_OK) {
-      fprintf(stderr, "analysis: skipping %s: %s\n", paths[i], dnl_last_error());
+      /* the reader's messages start with the path */
+      const char *msg = dnl_last_error();
+      if (strncmp(msg, paths[i], strlen(paths[i])) == 0)
+        fprintf(stderr, "analysis: skipping %s\n", msg);
+      else
+        fprintf(stderr, "analysis: skipping %s: %s\n", paths[i], msg);
       continue;
     }
     if (!r->finished)

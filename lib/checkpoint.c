@@ -90,8 +90,14 @@ static dnl_status write_tensors(hid_t file, const param_store *ps) {
 /* The checkpoint's bytes, built in memory. */
 static dnl_status build_image(const char *name, const param_store *ps,
                               const checkpoint_meta *meta, void **image, size_t *size) {
+  /* values and momentum plus room for names, attributes and the config */
+  size_t hint = 2 * ps->total * sizeof(float) + (size_t)ps->count * 1024 +
+                (meta->config ? strlen(meta->config) : 0) + (1u << 16);
+  /* HDF5 looks for an existing file of that name even in memory: use one no file has */
+  char mem_name[4200];
+  snprintf(mem_name, sizeof mem_name, "%s (in memory)", name);
   hid_t file;
-  DNL_TRY(h5file_create_in_memory(name, &file));
+  DNL_TRY(h5file_create_in_memory(mem_name, hint, &file));
   dnl_status s = write_meta(file, ps, meta);
   if (s == DNL_OK)
     s = write_tensors(file, ps);

@@ -80,10 +80,11 @@ dnl_status h5file_create(const char *path, hid_t *out) {
   return DNL_OK;
 }
 
-dnl_status h5file_create_in_memory(const char *name, hid_t *out) {
+dnl_status h5file_create_in_memory(const char *name, size_t size_hint, hid_t *out) {
   h5io_quiet();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  if (fapl < 0 || H5Pset_fapl_core(fapl, 16 << 20, 0) < 0) {
+  size_t step = size_hint > (1u << 20) ? size_hint : (1u << 20);
+  if (fapl < 0 || H5Pset_fapl_core(fapl, step, 0) < 0) {
     if (fapl >= 0)
       H5Pclose(fapl);
     return dnl_error(DNL_ERR_INTERNAL, "%s: cannot set up an in-memory HDF5 file", name);

@@ -18,8 +18,9 @@ dnl_status h5file_open_write(const char *path, hid_t *out);
 dnl_status h5file_create(const char *path, hid_t *out);
 /* A file that lives in memory only (name is for messages); its bytes come out
  * with h5file_image, so that writing them to disk is plain POSIX I/O whose
- * failures (disk full) leave HDF5 in a clean state. */
-dnl_status h5file_create_in_memory(const char *name, hid_t *out);
+ * failures (disk full) leave HDF5 in a clean state. size_hint (bytes, may be
+ * 0) is the expected file size: memory grows in steps of it. */
+dnl_status h5file_create_in_memory(const char *name, size_t size_hint, hid_t *out);
 /* The complete file image of an in-memory file (malloc'ed). */
 dnl_status h5file_image(hid_t file, const char *name, void **image, size_t *size);
 /* Writes every buffered change to the OS (data and metadata). */

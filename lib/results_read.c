@@ -172,7 +172,7 @@ static dnl_status check_format(hid_t f, results_data *d) {
             strcmp(format, RESULTS_FORMAT) == 0;
   free(format);
   if (!ok)
-    return dnl_error(DNL_ERR_FORMAT, "not a dnl result file (no format attribute '%s')",
+    return dnl_error(DNL_ERR_FORMAT, "not a dnl result file (attribute format is not '%s')",
                      RESULTS_FORMAT);
   DNL_TRY(h5attr_read_i64(f, "format_version", &d->format_version));
   if (d->format_version < 1 || d->format_version > RESULTS_FORMAT_VERSION)
