@@ -23,10 +23,9 @@ static dnl_status head_init(seg_head *h, param_store *ps, const segnet_config *c
   DNL_TRY(cbr_init(&h->conva, ps, "head.conva", "head.conva_bn", &ca, true));
   block_config bc = cfg->block;
   bc.channels = w;
-  block_config resolved;
-  DNL_TRY(block_config_resolve(&bc, &resolved));
-  DNL_TRY(block_lookup(resolved.variant, &h->block_ops));
-  DNL_TRY(h->block_ops->create(&resolved, ps, "head.block", &h->block));
+  /* create resolves the auto choices itself */
+  DNL_TRY(block_lookup(bc.variant, &h->block_ops));
+  DNL_TRY(h->block_ops->create(&bc, ps, "head.block", &h->block));
   DNL_TRY(cbr_init(&h->convb, ps, "head.convb", "head.convb_bn", &cb, true));
   DNL_TRY(cbr_init(&h->bottleneck, ps, "head.bottleneck", "head.bottleneck_bn", &cbot, true));
   DNL_TRY(dropout2d_init(&h->drop, cfg->dropout));

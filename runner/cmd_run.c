@@ -164,8 +164,11 @@ int cmd_config(int argc, char **argv) {
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK)
     return fail("config", &s);
   char blk[512];
+  block_config rb;
+  if (block_config_resolve(&s.cfg.net.block, &rb) != DNL_OK)
+    return fail("config", &s);
   printf("%s", s.config_text);
-  printf("# block resolves to: %s\n", block_config_format(&s.cfg.net.block, blk, sizeof blk));
+  printf("# block resolves to: %s\n", block_config_format(&rb, blk, sizeof blk));
   session_close(&s);
   return 0;
 }

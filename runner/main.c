@@ -8,7 +8,9 @@
 #include "lib/version.h"
 #include "runner/cmd_blocks.h"
 #include "runner/cmd_data.h"
+#include "runner/cmd_predict.h"
 #include "runner/cmd_run.h"
+#include "runner/cmd_sweep.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: runner <command> [options]\n"
@@ -17,7 +19,9 @@ static void usage(FILE *f) {
              "  data         synth: write the synthetic dataset; stats: check a dataset\n"
              "  blocks       list the context block variants, options and presets\n"
              "  train        train and evaluate one run (runner train CONFIG)\n"
+             "  sweep        train and evaluate every run of a sweep (runner sweep SWEEP.cfg)\n"
              "  eval         evaluate a checkpoint\n"
+             "  predict      label images (PNG) and logits of a checkpoint on image files\n"
              "  params       list the network's parameters, shapes and count\n"
              "  config       validate a config and print it resolved; --keys lists all keys\n"
              "  help         this text\n");
@@ -66,8 +70,12 @@ int main(int argc, char **argv) {
     return cmd_data(argc - 1, argv + 1);
   if (!strcmp(cmd, "train"))
     return cmd_train(argc - 1, argv + 1);
+  if (!strcmp(cmd, "sweep"))
+    return cmd_sweep(argc - 1, argv + 1);
   if (!strcmp(cmd, "eval"))
     return cmd_eval(argc - 1, argv + 1);
+  if (!strcmp(cmd, "predict"))
+    return cmd_predict(argc - 1, argv + 1);
   if (!strcmp(cmd, "params"))
     return cmd_params(argc - 1, argv + 1);
   if (!strcmp(cmd, "config"))

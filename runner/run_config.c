@@ -90,6 +90,7 @@ static const cfg_key keys[] = {
     {"output", CFG_GROUP, NO_RANGE, NULL, "result files"},
     {"output.dir", CFG_STRING, NO_RANGE, NULL, "results folder (default results)"},
     {"output.sweep", CFG_STRING, NO_RANGE, NULL, "sweep name: files go to DIR/<sweep>/ (set by runner sweep)"},
+    {"output.label", CFG_STRING, NO_RANGE, NULL, "group of the run in plots and tables (default: preset or variant and options)"},
     {"output.log_every", CFG_INT, 1, 100000000, NULL, "training curve row every N iterations (default 10)"},
     {"output.checkpoint_every", CFG_INT, 0, 100000000, NULL, "checkpoint every N iterations (0: end only)"},
     {"output.attention_images", CFG_INT, 0, 64, NULL, "validation images with stored attention maps (default 4)"},
@@ -147,7 +148,8 @@ static dnl_status read_block(const config_t *c, run_config *r) {
   b->inner = (int)cfg_get_int(c, "block.inner", b->inner);
   b->fused = cfg_get_bool(c, "block.fused", b->fused);
   b->channels = r->net.head_width;
-  /* unknown variant, or options that do not apply to it: the message names the key */
+  /* unknown variant, or options that do not apply to it: the message names the key.
+   * The config keeps the unresolved choices (auto); the network resolves them. */
   block_config resolved;
   dnl_status st = block_config_resolve(b, &resolved);
   if (st != DNL_OK) {
@@ -155,7 +157,6 @@ static dnl_status read_block(const config_t *c, run_config *r) {
     char where[512];
     return where_s ? dnl_error_context(st, "%s", cfg_where(where_s, where, sizeof where)) : st;
   }
-  *b = resolved;
   return DNL_OK;
 }
 
@@ -244,6 +245,7 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
 
   STR(r->out_dir, "output.dir", "results");
   STR(r->sweep, "output.sweep", "");
+  STR(r->label, "output.label", "");
   r->log_every = cfg_get_int(c, "output.log_every", 10);
   r->checkpoint_every = cfg_get_int(c, "output.checkpoint_every", 0);
   r->attention_images = (int)cfg_get_int(c, "output.attention_images", 4);

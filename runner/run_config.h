@@ -57,6 +57,7 @@ typedef struct run_config {
   /* output */
   char out_dir[1024];
   char sweep[128];
+  char label[128];
   long log_every, checkpoint_every;
   int attention_images;
   double attention_queries[RUN_MAX_LIST]; /* (y, x) fractions of the image */

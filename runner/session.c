@@ -69,7 +69,7 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
   const char *sub = s->cfg.sweep[0] ? s->cfg.sweep : NULL;
   snprintf(s->result_path, sizeof s->result_path, "%s/%s%s%s.h5", s->cfg.out_dir,
            sub ? sub : "", sub ? "/" : "", s->cfg.name);
-  snprintf(s->checkpoint_path, sizeof s->checkpoint_path, "%s/%s%s%s.ckpt.h5",
+  snprintf(s->checkpoint_path, sizeof s->checkpoint_path, "%s/%s%s%s.ckpt",
            s->cfg.out_dir, sub ? sub : "", sub ? "/" : "", s->cfg.name);
   return DNL_OK;
 }

@@ -93,7 +93,44 @@ static dnl_status train_step(session *s, const loader_batch *b, step_buffers *sb
   if (!isfinite(out->loss))
     return dnl_error(DNL_ERR_NUMERIC, "loss is %s", isnan(out->loss) ? "NaN" : "infinite");
   DNL_TRY(segnet_backward(&s->net, &s->ctx, &dlogits, daux_p));
-  return params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay);
+  DNL_TRY(params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay));
+  /* a finite loss can still come with an Inf gradient: never go on (or save a
+   * checkpoint) with weights that are no longer numbers */
+  size_t bad;
+  DNL_TRY(s->be->count_nonfinite(s->ps.total, s->ps.values, &bad));
+  if (bad)
+    return dnl_error(DNL_ERR_NUMERIC, "the update made %zu parameters NaN or infinite", bad);
+  return DNL_OK;
+}
+
+/* The run's group in plots: output.label, else the preset, else the variant and
+ * every block option that differs from the variant's defaults. */
+static void run_label(const run_config *c, char *out, size_t len) {
+  if (c->label[0] || c->preset[0]) {
+    snprintf(out, len, "%s", c->label[0] ? c->label : c->preset);
+    return;
+  }
+  block_config def = block_config_defaults(), rdef, rb;
+  snprintf(def.variant, sizeof def.variant, "%s", c->net.block.variant);
+  def.channels = c->net.block.channels;
+  size_t used = (size_t)snprintf(out, len, "%s", c->net.block.variant);
+  if (block_config_resolve(&def, &rdef) != DNL_OK ||
+      block_config_resolve(&c->net.block, &rb) != DNL_OK) {
+    dnl_clear_error();
+    return;
+  }
+  const block_config *b = &rb;
+#define DIFF(cond, ...)                                                 \
+  if ((cond) && used < len)                                             \
+    used += (size_t)snprintf(out + used, len - used, __VA_ARGS__);
+  DIFF(b->whiten != rdef.whiten, " whiten=%s", block_whiten_name(b->whiten))
+  DIFF(b->scale != rdef.scale, " scale=%s", block_scale_name(b->scale))
+  DIFF(b->temperature != rdef.temperature, " temperature=%g", (double)b->temperature)
+  DIFF(b->nowd != rdef.nowd, " nowd=%s", b->nowd ? "true" : "false")
+  DIFF(b->out_conv != rdef.out_conv, " out_conv=%s", b->out_conv ? "true" : "false")
+  DIFF(b->out_norm != rdef.out_norm, " out_norm=%s", block_norm_name(b->out_norm))
+  DIFF(b->inner != rdef.inner, " inner=%d", b->inner)
+#undef DIFF
 }
 
 static dnl_status loader_for(session *s, loader_pos start, loader **out) {
@@ -140,11 +177,12 @@ static dnl_status mkdirs_for(const char *path) {
   return st;
 }
 
-static dnl_status run_eval(session *s, results_file *rf, long iter, bool progress) {
+/* report: print the scores; tty: also the per-image progress */
+static dnl_status run_eval(session *s, results_file *rf, long iter, bool report, bool tty) {
   infer_opts o;
   DNL_TRY(eval_options(&s->cfg, &o));
   eval_result er;
-  DNL_TRY(evaluate(s, &o, progress, &er));
+  DNL_TRY(evaluate(s, &o, tty, &er));
   const int k = s->cfg.net.classes;
   float *iou = malloc((size_t)k * sizeof *iou);
   if (!iou) {
@@ -156,9 +194,9 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool progres
   results_eval_row row = {.iter = iter, .miou = er.miou, .pixel_acc = er.pixel_acc,
                           .class_iou = iou, .confusion = er.conf.counts};
   dnl_status st = results_append_eval(rf, &row);
-  if (progress)
+  if (report)
     fprintf(stderr, "%s  eval at %ld: mIoU %.2f%%  pixel acc %.2f%%  (%ld images)\n",
-            isatty(STDERR_FILENO) ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc,
+            tty ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc,
             er.images);
   free(iou);
   eval_result_free(&er);
@@ -212,10 +250,7 @@ dnl_status train_run(session *s, const train_options *opt) {
   } else {
     char label[256];
     const block_config *b = &c->net.block;
-    if (c->preset[0])
-      snprintf(label, sizeof label, "%s", c->preset);
-    else
-      snprintf(label, sizeof label, "%s", b->variant);
+    run_label(c, label, sizeof label);
     results_info info = {.run = c->name, .sweep = c->sweep, .variant = b->variant,
                          .preset = c->preset, .label = label, .dataset = c->dataset,
                          .seed = c->seed, .config = s->config_text, .backend = s->be->name,
@@ -278,7 +313,7 @@ dnl_status train_run(session *s, const train_options *opt) {
       }
     }
     if (c->eval_every > 0 && done % c->eval_every == 0 && done != c->iterations) {
-      st = run_eval(s, &rf, done, !opt->quiet);
+      st = run_eval(s, &rf, done, !opt->quiet, tty);
       if (st != DNL_OK)
         break;
     }
@@ -298,7 +333,7 @@ dnl_status train_run(session *s, const train_options *opt) {
   if (tty)
     fprintf(stderr, "\n");
   if (st == DNL_OK)
-    st = run_eval(s, &rf, c->iterations, !opt->quiet);
+    st = run_eval(s, &rf, c->iterations, !opt->quiet, tty);
   if (st == DNL_OK)
     st = attention_capture(s, &rf, c->iterations);
   if (st != DNL_OK)

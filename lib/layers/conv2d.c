@@ -53,6 +53,7 @@ dnl_status conv2d_forward(conv2d_layer *l, layer_ctx *ctx, const tensor *x, tens
   conv2d_shape s;
   DNL_TRY(make_shape(l, x, &s));
   DNL_TRY(arena_tensor4(ctx->act, y, s.n, s.cout, s.oh, s.ow));
+  ctx->flops += 2.0 * s.n * s.cout * s.oh * s.ow * (double)s.cin * s.kh * s.kw;
   void *ws = NULL;
   DNL_TRY(layer_ctx_workspace(ctx, ctx->be->conv2d_workspace(&s), &ws));
   return ctx->be->conv2d_forward(&s, x->data, l->weight.data,

@@ -28,6 +28,7 @@ typedef struct layer_ctx {
   rng *rng;       /* dropout masks */
   void *ws;       /* scratch shared by all layers, grown on demand */
   size_t ws_size; /* bytes */
+  double flops;   /* forward multiply-adds x 2 of the convolutions run so far */
 } layer_ctx;
 
 void layer_ctx_init(layer_ctx *ctx, const dnl_backend *be, arena *act, rng *r);

@@ -1,0 +1,224 @@
+#include "runner/sweep.h"
+
+#include <fnmatch.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/cfg.h"
+#include "runner/run_config.h"
+
+static dnl_status at(const config_setting_t *s, const char *fmt, const char *what) {
+  char where[512];
+  return dnl_error(DNL_ERR_ARG, "%s: %s %s", cfg_where(s, where, sizeof where), fmt, what);
+}
+
+static dnl_status check_key(const config_setting_t *where, const char *key) {
+  if (!cfg_schema_find(run_config_schema(), key))
+    return at(where, "unknown config key", key);
+  return DNL_OK;
+}
+
+static dnl_status load_axis(sweep *sw, const config_setting_t *ax) {
+  if (sw->naxes == SWEEP_MAX_AXES)
+    return at(ax, "too many matrix axes, at most", "8");
+  sweep_axis *a = &sw->axes[sw->naxes];
+  const char *key = NULL;
+  if (config_setting_type(ax) != CONFIG_TYPE_GROUP ||
+      !config_setting_lookup_string(ax, "key", &key))
+    return at(ax, "matrix entry needs", "key = \"...\"; values = ...;");
+  if (strlen(key) >= sizeof a->key)
+    return at(ax, "key too long:", key);
+  strcpy(a->key, key);
+  a->values = config_setting_get_member(ax, "values");
+  if (!a->values || (config_setting_type(a->values) != CONFIG_TYPE_ARRAY &&
+                     config_setting_type(a->values) != CONFIG_TYPE_LIST))
+    return at(ax, "matrix entry needs values = [ ... ] or ( ... ) for", key);
+  a->count = config_setting_length(a->values);
+  if (a->count == 0)
+    return at(a->values, "empty values for", key);
+  for (int i = 0; i < a->count; i++) {
+    const config_setting_t *v = config_setting_get_elem(a->values, (unsigned)i);
+    if (config_setting_type(v) == CONFIG_TYPE_GROUP) {
+      for (int m = 0; m < config_setting_length(v); m++) {
+        const config_setting_t *mem = config_setting_get_elem(v, (unsigned)m);
+        const char *mn = config_setting_name(mem);
+        if (!strcmp(mn, "name"))
+          continue;
+        char full[256];
+        snprintf(full, sizeof full, "%s.%s", key, mn);
+        DNL_TRY(check_key(mem, full));
+      }
+    } else {
+      DNL_TRY(check_key(v, key));
+    }
+  }
+  sw->naxes++;
+  return DNL_OK;
+}
+
+dnl_status sweep_load(sweep *sw, const char *path) {
+  memset(sw, 0, sizeof *sw);
+  DNL_TRY(cfg_load(&sw->file, path));
+  snprintf(sw->path, sizeof sw->path, "%s", path);
+  const config_setting_t *root = config_lookup(&sw->file, "sweep");
+  if (!root || config_setting_type(root) != CONFIG_TYPE_GROUP)
+    return dnl_error(DNL_ERR_ARG, "%s: no sweep = { ... } group (is it a run config? use "
+                                  "runner train)", path);
+  for (int i = 0; i < config_setting_length(root); i++) {
+    const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
+    const char *n = config_setting_name(m);
+    if (strcmp(n, "name") && strcmp(n, "base") && strcmp(n, "set") && strcmp(n, "matrix"))
+      return at(m, "unknown sweep key", n);
+  }
+  const char *name = NULL, *base = NULL;
+  if (!config_setting_lookup_string(root, "name", &name) || !name[0])
+    return at(root, "sweep needs", "name = \"...\"");
+  if (!config_setting_lookup_string(root, "base", &base))
+    return at(root, "sweep needs", "base = \"path/to/config.cfg\"");
+  snprintf(sw->name, sizeof sw->name, "%s", name);
+  char *copy = strdup(path);
+  if (!copy)
+    return dnl_error(DNL_ERR_NOMEM, "sweep path");
+  if (base[0] == '/')
+    snprintf(sw->base, sizeof sw->base, "%s", base);
+  else
+    snprintf(sw->base, sizeof sw->base, "%s/%s", dirname(copy), base);
+  free(copy);
+  sw->set = config_setting_get_member(root, "set");
+  const config_setting_t *matrix = config_setting_get_member(root, "matrix");
+  if (!matrix || config_setting_type(matrix) != CONFIG_TYPE_LIST ||
+      config_setting_length(matrix) == 0)
+    return at(root, "sweep needs a non-empty", "matrix = ( { key = ...; values = ...; }, ... )");
+  for (int i = 0; i < config_setting_length(matrix); i++)
+    DNL_TRY(load_axis(sw, config_setting_get_elem(matrix, (unsigned)i)));
+  sw->nruns = 1;
+  for (int i = 0; i < sw->naxes; i++)
+    sw->nruns *= sw->axes[i].count;
+  /* every run must make a valid config: check them all now */
+  for (long r = 0; r < sw->nruns; r++) {
+    sweep_run run;
+    dnl_status st = sweep_run_make(sw, r, "results", &run);
+    if (st != DNL_OK)
+      return st;
+    sweep_run_free(&run);
+  }
+  return DNL_OK;
+}
+
+void sweep_free(sweep *sw) { config_destroy(&sw->file); }
+
+/* Applies every member of a group setting under prefix. */
+static dnl_status apply_group(config_t *c, const char *prefix, const config_setting_t *g) {
+  for (int i = 0; i < config_setting_length(g); i++) {
+    const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+    const char *n = config_setting_name(m);
+    char full[256];
+    snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", n);
+    if (config_setting_type(m) == CONFIG_TYPE_GROUP)
+      DNL_TRY(apply_group(c, full, m));
+    else
+      DNL_TRY(cfg_set_from(c, full, m));
+  }
+  return DNL_OK;
+}
+
+static void value_label(const sweep_axis *a, const config_setting_t *v, char *out, size_t len) {
+  const char *tail = strrchr(a->key, '.');
+  tail = tail ? tail + 1 : a->key;
+  switch (config_setting_type(v)) {
+  case CONFIG_TYPE_STRING: snprintf(out, len, "%s", config_setting_get_string(v)); break;
+  case CONFIG_TYPE_INT:
+  case CONFIG_TYPE_INT64: snprintf(out, len, "%.60s%lld", tail, (long long)config_setting_get_int64(v)); break;
+  case CONFIG_TYPE_FLOAT: snprintf(out, len, "%.60s%g", tail, config_setting_get_float(v)); break;
+  case CONFIG_TYPE_BOOL: snprintf(out, len, "%.60s-%s", tail, config_setting_get_bool(v) ? "on" : "off"); break;
+  case CONFIG_TYPE_GROUP: {
+    const char *n = NULL;
+    if (config_setting_lookup_string(v, "name", &n)) {
+      snprintf(out, len, "%s", n);
+      break;
+    }
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < config_setting_length(v) && used < len; i++) {
+      const config_setting_t *m = config_setting_get_elem(v, (unsigned)i);
+      char sub[64];
+      sweep_axis fake;
+      snprintf(fake.key, sizeof fake.key, "%s", config_setting_name(m));
+      value_label(&fake, m, sub, sizeof sub);
+      used += (size_t)snprintf(out + used, len - used, "%s%s", i ? "-" : "", sub);
+    }
+    break;
+  }
+  default: snprintf(out, len, "%s", tail);
+  }
+  /* names become file names: keep them plain */
+  for (char *p = out; *p; p++)
+    if (*p == '/' || *p == ' ')
+      *p = '_';
+}
+
+static bool is_seed_axis(const sweep_axis *a) { return !strcmp(a->key, "seed"); }
+
+dnl_status sweep_run_make(const sweep *sw, long index, const char *out_dir, sweep_run *out) {
+  memset(out, 0, sizeof *out);
+  dnl_status st = cfg_load(&out->config, sw->base);
+  if (st != DNL_OK)
+    return dnl_error_context(st, "%s: base config", sw->path);
+  if (sw->set)
+    DNL_TRY(apply_group(&out->config, "", sw->set));
+  long rest = index;
+  int stride_pos[SWEEP_MAX_AXES];
+  for (int i = sw->naxes - 1; i >= 0; i--) {
+    stride_pos[i] = (int)(rest % sw->axes[i].count);
+    rest /= sw->axes[i].count;
+  }
+  size_t nu = 0, lu = 0;
+  for (int i = 0; i < sw->naxes; i++) {
+    const sweep_axis *a = &sw->axes[i];
+    const config_setting_t *v = config_setting_get_elem(a->values, (unsigned)stride_pos[i]);
+    if (config_setting_type(v) == CONFIG_TYPE_GROUP) {
+      for (int m = 0; m < config_setting_length(v); m++) {
+        const config_setting_t *mem = config_setting_get_elem(v, (unsigned)m);
+        if (!strcmp(config_setting_name(mem), "name"))
+          continue;
+        char full[256];
+        snprintf(full, sizeof full, "%s.%s", a->key, config_setting_name(mem));
+        DNL_TRY(cfg_set_from(&out->config, full, mem));
+      }
+    } else {
+      DNL_TRY(cfg_set_from(&out->config, a->key, v));
+    }
+    char lab[128];
+    value_label(a, v, lab, sizeof lab);
+    nu += (size_t)snprintf(out->name + nu, sizeof out->name - nu, "%s%s", i ? "-" : "", lab);
+    if (!is_seed_axis(a) && lu < sizeof out->label)
+      lu += (size_t)snprintf(out->label + lu, sizeof out->label - lu, "%s%s", lu ? "-" : "", lab);
+  }
+  config_t strings;
+  char text[1600];
+  snprintf(text, sizeof text, "name = \"%s\"; sweep = \"%s\"; dir = \"%s\"; label = \"%s\";",
+           out->name, sw->name, out_dir, out->label);
+  DNL_TRY(cfg_parse_string(&strings, text, "sweep"));
+  st = cfg_set_from(&out->config, "name", config_lookup(&strings, "name"));
+  if (st == DNL_OK)
+    st = cfg_set_from(&out->config, "output.sweep", config_lookup(&strings, "sweep"));
+  if (st == DNL_OK)
+    st = cfg_set_from(&out->config, "output.dir", config_lookup(&strings, "dir"));
+  if (st == DNL_OK && out->label[0])
+    st = cfg_set_from(&out->config, "output.label", config_lookup(&strings, "label"));
+  config_destroy(&strings);
+  DNL_TRY(st);
+  run_config rc;
+  st = run_config_read(&out->config, &rc);
+  if (st != DNL_OK)
+    return dnl_error_context(st, "%s: run %s", sw->path, out->name);
+  return DNL_OK;
+}
+
+void sweep_run_free(sweep_run *r) { config_destroy(&r->config); }
+
+int sweep_name_matches(const char *name, const char *pattern) {
+  return fnmatch(pattern, name, 0) == 0;
+}
