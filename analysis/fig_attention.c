@@ -81,7 +81,7 @@ static void draw_label(canvas *c, const layout *l, const results_attention_maps 
       int x, y;
       uint8_t rgb[3];
       image_pixel(l, m, px, py, &x, &y);
-      class_color(dataset, lab[(size_t)y * m->w + x], rgb);
+      canvas_class_color(dataset, lab[(size_t)y * m->w + x], rgb);
       canvas_set(c, ox + px, oy + py, rgb);
     }
 }
@@ -95,7 +95,7 @@ static void draw_map(canvas *c, const layout *l, const results_attention_maps *m
   for (int py = 0; py < l->ch; py++)
     for (int px = 0; px < l->cw; px++) {
       uint8_t rgb[3];
-      heat_color(hi > 0 ? map_at(l, m, map, px, py) / hi : 0.0, rgb);
+      canvas_heat_color(hi > 0 ? map_at(l, m, map, px, py) / hi : 0.0, rgb);
       canvas_set(c, ox + px, oy + py, rgb);
     }
 }
@@ -104,7 +104,7 @@ static void mark_query(canvas *c, const layout *l, const results_attention_maps 
                        int q, int ox, int oy) {
   const int32_t *yx = m->queries + ((size_t)a * m->q + q) * 2;
   uint8_t rgb[3];
-  marker_color(q, rgb);
+  canvas_marker_color(q, rgb);
   canvas_mark(c, ox + (int)((yx[1] + 0.5) * l->scale), oy + (int)((yx[0] + 0.5) * l->scale), 6,
               rgb);
 }

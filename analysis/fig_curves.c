@@ -39,7 +39,7 @@ static dnl_status write_curves(const run_set *rs, const char *dataset, const cur
       continue;
     curve_point *pts;
     size_t n;
-    st = group_curve(rs, g, spec->kind, spec->scale, &pts, &n);
+    st = stats_group_curve(rs, g, spec->kind, spec->scale, &pts, &n);
     if (st != DNL_OK || n == 0) {
       free(pts);
       continue;

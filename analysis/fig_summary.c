@@ -31,7 +31,7 @@ dnl_status fig_final_miou(const run_set *rs, const char *dir, figure_list *figs)
   char title[256];
   fprintf(s.f, "$runs << EOD\n");
   for (int gi = 0; gi < rs->ngroups; gi++) {
-    int n = group_final_mious(rs, &rs->groups[gi], vals, &unfinished);
+    int n = stats_group_final_mious(rs, &rs->groups[gi], vals, &unfinished);
     for (int k = 0; k < n; k++)
       fprintf(s.f, "%d %.6f\n", bars, 100.0 * vals[k]);
     bars += n > 0;
@@ -39,18 +39,18 @@ dnl_status fig_final_miou(const run_set *rs, const char *dir, figure_list *figs)
   fprintf(s.f, "EOD\n$bars << EOD\n");
   bars = 0;
   for (int gi = 0; gi < rs->ngroups; gi++) {
-    int n = group_final_mious(rs, &rs->groups[gi], vals, &unfinished);
+    int n = stats_group_final_mious(rs, &rs->groups[gi], vals, &unfinished);
     if (n == 0)
       continue;
     for (int k = 0; k < n; k++)
       vals[k] *= 100.0;
-    summary sm = summarize(vals, n);
+    stats_summary sm = stats_summarize(vals, n);
     fprintf(s.f, "%d %.6f %.6f %ld\n", bars++, sm.mean, sm.std, gp_group_color_int(gi));
   }
   fprintf(s.f, "EOD\nset xtics (");
   bars = 0;
   for (int gi = 0; gi < rs->ngroups; gi++) {
-    if (group_final_mious(rs, &rs->groups[gi], vals, &unfinished) == 0)
+    if (stats_group_final_mious(rs, &rs->groups[gi], vals, &unfinished) == 0)
       continue;
     group_title(rs, &rs->groups[gi], title, sizeof title);
     fprintf(s.f, "%s", bars ? ", " : "");

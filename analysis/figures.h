@@ -37,6 +37,6 @@ dnl_status fig_class_iou(const run_set *rs, const char *dir, figure_list *figs);
 dnl_status fig_attention(const run_set *rs, const char *dir, figure_list *figs);
 
 /* index.md linking every figure. */
-dnl_status write_index(const run_set *rs, const char *dir, const figure_list *figs);
+dnl_status index_md_write(const run_set *rs, const char *dir, const figure_list *figs);
 
 #endif

@@ -62,7 +62,7 @@ dnl_status canvas_write_png(const canvas *c, const char *path) {
   return DNL_OK;
 }
 
-void heat_color(double t, uint8_t out[3]) {
+void canvas_heat_color(double t, uint8_t out[3]) {
   /* anchors of a perceptually ordered dark-to-bright map */
   static const uint8_t anchors[8][3] = {{0, 0, 4},      {40, 11, 84},   {101, 21, 110},
                                         {159, 42, 99},  {212, 72, 66},  {245, 125, 21},
@@ -95,7 +95,7 @@ static void hsv_to_rgb(double h, double s, double v, uint8_t out[3]) {
   out[2] = (uint8_t)lround((b + m) * 255);
 }
 
-void class_color(const char *dataset, int k, uint8_t out[3]) {
+void canvas_class_color(const char *dataset, int k, uint8_t out[3]) {
   static const uint8_t cityscapes[19][3] = {
       {128, 64, 128}, {244, 35, 232}, {70, 70, 70},    {102, 102, 156}, {190, 153, 153},
       {153, 153, 153}, {250, 170, 30}, {220, 220, 0},  {107, 142, 35},  {152, 251, 152},
@@ -113,7 +113,7 @@ void class_color(const char *dataset, int k, uint8_t out[3]) {
   hsv_to_rgb(0.61803398875 * k + 0.05, k % 2 ? 0.55 : 0.8, k % 3 == 1 ? 0.75 : 0.95, out);
 }
 
-void marker_color(int i, uint8_t out[3]) {
+void canvas_marker_color(int i, uint8_t out[3]) {
   static const uint8_t colors[6][3] = {{0, 255, 255}, {255, 0, 255}, {0, 255, 0},
                                        {255, 255, 255}, {255, 128, 0}, {64, 160, 255}};
   memcpy(out, colors[i % 6], 3);

@@ -49,7 +49,7 @@ static void write_stats(FILE *f, const run_set *rs) {
   }
 }
 
-dnl_status write_index(const run_set *rs, const char *dir, const figure_list *figs) {
+dnl_status index_md_write(const run_set *rs, const char *dir, const figure_list *figs) {
   char path[4096];
   snprintf(path, sizeof path, "%s/index.md", dir);
   FILE *f = fopen(path, "w");

@@ -95,7 +95,7 @@ static int run_plot(char **files, int nfiles, const char *out) {
     }
   }
   if (s == DNL_OK)
-    s = write_index(&rs, dir, &figs);
+    s = index_md_write(&rs, dir, &figs);
   if (s != DNL_OK)
     fprintf(stderr, "analysis plot: %s\n", dnl_last_error());
   else

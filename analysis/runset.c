@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool run_final_miou(const results_data *r, double *miou) {
+bool run_set_final_miou(const results_data *r, double *miou) {
   if (!r->finished || r->eval.n == 0)
     return false;
   *miou = r->eval.miou[r->eval.n - 1];

@@ -29,6 +29,6 @@ dnl_status run_set_load(run_set *rs, char *const *paths, int npaths);
 void run_set_free(run_set *rs);
 
 /* The last evaluation's mIoU of a finished run with evaluations. */
-bool run_final_miou(const results_data *r, double *miou);
+bool run_set_final_miou(const results_data *r, double *miou);
 
 #endif

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-summary summarize(const double *x, int n) {
-  summary s = {n, NAN, 0.0, NAN, NAN};
+stats_summary stats_summarize(const double *x, int n) {
+  stats_summary s = {n, NAN, 0.0, NAN, NAN};
   if (n < 1)
     return s;
   double sum = 0.0;
@@ -25,11 +25,11 @@ summary summarize(const double *x, int n) {
   return s;
 }
 
-int group_final_mious(const run_set *rs, const run_group *g, double *out, int *unfinished) {
+int stats_group_final_mious(const run_set *rs, const run_group *g, double *out, int *unfinished) {
   int n = 0;
   *unfinished = 0;
   for (int i = 0; i < g->n; i++) {
-    if (run_final_miou(&rs->runs[g->runs[i]], &out[n]))
+    if (run_set_final_miou(&rs->runs[g->runs[i]], &out[n]))
       n++;
     else
       (*unfinished)++;
@@ -55,7 +55,7 @@ static int compare_i64(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-dnl_status group_curve(const run_set *rs, const run_group *g, curve_kind kind, double scale,
+dnl_status stats_group_curve(const run_set *rs, const run_group *g, curve_kind kind, double scale,
                        curve_point **points, size_t *n) {
   *points = NULL;
   *n = 0;
@@ -105,7 +105,7 @@ dnl_status group_curve(const run_set *rs, const run_group *g, curve_kind kind, d
         vals[c++] = v[pos[i]] * scale;
     }
     if (c)
-      (*points)[(*n)++] = (curve_point){iters[u], summarize(vals, c)};
+      (*points)[(*n)++] = (curve_point){iters[u], stats_summarize(vals, c)};
   }
   free(iters);
   free(pos);

@@ -11,7 +11,7 @@
 
 typedef struct table_row {
   const run_group *g;
-  summary s; /* in % */
+  stats_summary s; /* in % */
   int unfinished;
   bool has_paper;
   double paper;
@@ -140,10 +140,10 @@ int analysis_table(int argc, char **argv) {
   for (int i = 0; i < rs.ngroups; i++) {
     table_row *r = &rows[i];
     r->g = &rs.groups[i];
-    int n = group_final_mious(&rs, r->g, vals, &r->unfinished);
+    int n = stats_group_final_mious(&rs, r->g, vals, &r->unfinished);
     for (int k = 0; k < n; k++)
       vals[k] *= 100.0;
-    r->s = summarize(vals, n);
+    r->s = stats_summarize(vals, n);
     r->has_paper = paper_miou(r->g->dataset, r->g->preset, &r->paper, NULL);
   }
   if (csv)
