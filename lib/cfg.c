@@ -27,6 +27,78 @@ dnl_status cfg_load(config_t *c, const char *path) {
   return DNL_OK;
 }
 
+/* Copies every leaf of src that dst lacks (groups are merged member by member). */
+static dnl_status merge_missing(config_t *dst, const config_setting_t *src, const char *prefix) {
+  for (int i = 0; i < config_setting_length(src); i++) {
+    const config_setting_t *m = config_setting_get_elem(src, (unsigned)i);
+    char path[256];
+    snprintf(path, sizeof path, "%s%s%s", prefix, prefix[0] ? "." : "", config_setting_name(m));
+    const config_setting_t *have = config_lookup(dst, path);
+    if (config_setting_type(m) == CONFIG_TYPE_GROUP) {
+      if (have && config_setting_type(have) != CONFIG_TYPE_GROUP)
+        continue;
+      if (!have && config_setting_length(m) == 0) {
+        config_setting_t *parent = prefix[0] ? config_lookup(dst, prefix) : config_root_setting(dst);
+        if (!parent || !config_setting_add(parent, config_setting_name(m), CONFIG_TYPE_GROUP))
+          return dnl_error(DNL_ERR_ARG, "config: cannot merge group %s", path);
+        continue;
+      }
+      DNL_TRY(merge_missing(dst, m, path));
+    } else if (!have) {
+      DNL_TRY(cfg_set_from(dst, path, m));
+    }
+  }
+  return DNL_OK;
+}
+
+static dnl_status load_layered(config_t *c, const char *path, const cfg_schema *schema,
+                               int depth) {
+  if (depth > 8)
+    return dnl_error(DNL_ERR_ARG, "%s: base chain deeper than 8 (a cycle?)", path);
+  DNL_TRY(cfg_load(c, path));
+  config_setting_t *b = config_lookup(c, "base");
+  if (!b)
+    return DNL_OK;
+  char where[512];
+  if (config_setting_type(b) != CONFIG_TYPE_STRING)
+    return dnl_error(DNL_ERR_ARG, "%s: base must be a string (a config file)",
+                     cfg_where(b, where, sizeof where));
+  char *copy = strdup(path);
+  if (!copy)
+    return dnl_error(DNL_ERR_NOMEM, "%s: out of memory", path);
+  const char *name = config_setting_get_string(b);
+  size_t len = strlen(copy) + strlen(name) + 2;
+  char *base_path = malloc(len);
+  if (!base_path) {
+    free(copy);
+    return dnl_error(DNL_ERR_NOMEM, "%s: out of memory", path);
+  }
+  if (name[0] == '/')
+    snprintf(base_path, len, "%s", name);
+  else
+    snprintf(base_path, len, "%s/%s", dirname(copy), name);
+  free(copy);
+  config_t base;
+  dnl_status st = load_layered(&base, base_path, schema, depth + 1);
+  if (st == DNL_OK)
+    st = cfg_validate(&base, schema);
+  if (st == DNL_OK)
+    st = merge_missing(c, config_root_setting(&base), "");
+  config_destroy(&base);
+  if (st != DNL_OK) {
+    dnl_error_context(st, "%s", cfg_where(b, where, sizeof where));
+    free(base_path);
+    return st;
+  }
+  free(base_path);
+  config_setting_remove(config_root_setting(c), "base");
+  return DNL_OK;
+}
+
+dnl_status cfg_load_layered(config_t *c, const char *path, const cfg_schema *schema) {
+  return load_layered(c, path, schema, 0);
+}
+
 dnl_status cfg_parse_string(config_t *c, const char *text, const char *name) {
   config_init(c);
   if (config_read_string(c, text) != CONFIG_TRUE)

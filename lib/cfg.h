@@ -38,6 +38,12 @@ typedef struct cfg_schema {
 
 /* Parses a file (with @include relative to the file's folder). */
 dnl_status cfg_load(config_t *c, const char *path);
+/* cfg_load, then, when the file has `base = "other.cfg";` (relative to the file's
+ * folder), the keys of that file (itself loaded the same way and validated on its
+ * own against schema, so its errors keep its file and line) that this file does
+ * not set. The `base` key is removed from the result. */
+dnl_status cfg_load_layered(config_t *c, const char *path, const cfg_schema *schema);
+
 /* Parses text; `name` is used in messages. */
 dnl_status cfg_parse_string(config_t *c, const char *text, const char *name);
 

@@ -148,9 +148,22 @@ static void paths(const sweep_args *a, const sweep *sw, const char *run, const c
   snprintf(out, len, "%s/%s/%s%s", a->out_dir, sw->name, run, ext);
 }
 
+static bool data_present(const run_config *rc, int *ntrain, int *nval) {
+  dataset *ds;
+  if (dataset_open(rc->dataset, rc->root, rc->train_split, &ds) != DNL_OK)
+    return false;
+  *ntrain = dataset_size(ds);
+  dataset_close(ds);
+  if (dataset_open(rc->dataset, rc->root, rc->val_split, &ds) != DNL_OK)
+    return false;
+  *nval = dataset_size(ds);
+  dataset_close(ds);
+  return true;
+}
+
 static int dry_run(const sweep_args *a, const sweep *sw) {
   printf("sweep %s: %ld runs (base %s)\n", sw->name, sw->nruns, sw->base);
-  int shown = 0;
+  int shown = 0, missing = 0;
   for (long r = 0; r < sw->nruns; r++) {
     sweep_run run;
     run_config rc;
@@ -187,15 +200,32 @@ static int dry_run(const sweep_args *a, const sweep *sw) {
            "seed %ld\n",
            rc.dataset, rc.root, info.num_classes, rc.batch, rc.crop, rc.iterations, rc.lr,
            rc.weight_decay, rc.seed);
-    printf("    params %.3fM, %.2f GFLOP/iteration, memory ~%.0f MB (parameters %.0f + "
-           "activations %.0f)\n",
-           est.params / 1e6, est.flops / 1e9, (est.param_bytes + est.activation_bytes) / 1e6,
-           est.param_bytes / 1e6, est.activation_bytes / 1e6);
+    printf("    params %.3fM, %.1f GFLOP/iteration; memory estimate %.0f MB for parameters, "
+           "gradients and momentum + %.0f MB of activations per image (%.0f MB for the batch "
+           "of %d in one process)\n",
+           est.params / 1e6, est.flops / 1e9, est.param_bytes / 1e6,
+           est.activation_bytes / rc.batch / 1e6,
+           (est.param_bytes + est.activation_bytes) / 1e6, rc.batch);
+    if (strcmp(rc.dataset, "synth")) {
+      int ntrain = 0, nval = 0;
+      if (data_present(&rc, &ntrain, &nval))
+        printf("    data: present (%d training, %d validation images)\n", ntrain, nval);
+      else {
+        printf("    data: MISSING: %s\n", dnl_last_error());
+        missing++;
+      }
+    } else {
+      printf("    data: synthetic, generated under %s on first use\n", rc.root);
+    }
     shown++;
     sweep_run_free(&run);
   }
   if (a->only && !shown) {
     fprintf(stderr, "runner sweep: no run matches --only '%s'\n", a->only);
+    return 1;
+  }
+  if (missing) {
+    fprintf(stderr, "runner sweep: %d runs lack their data or weights (see above)\n", missing);
     return 1;
   }
   return 0;

@@ -261,17 +261,3 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   }
   return DNL_OK;
 }
-
-dnl_status run_config_load(const char *path, config_t *c, run_config *out) {
-  DNL_TRY(cfg_load(c, path));
-  dnl_status st = run_config_read(c, out);
-  if (st != DNL_OK)
-    return st;
-  if (!config_lookup(c, "name")) {
-    /* default run name: the file name without folder and extension */
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    snprintf(out->name, sizeof out->name, "%.*s", (int)strcspn(base, "."), base);
-  }
-  return DNL_OK;
-}

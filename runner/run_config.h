@@ -70,7 +70,4 @@ const cfg_schema *run_config_schema(void);
  * before explicit block keys). Errors carry FILE:LINE and the key. */
 dnl_status run_config_read(const config_t *c, run_config *out);
 
-/* Loads, validates and reads a file. */
-dnl_status run_config_load(const char *path, config_t *c, run_config *out);
-
 #endif

@@ -46,7 +46,7 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
                         int n_overrides) {
   memset(s, 0, sizeof *s);
   params_init(&s->ps);
-  DNL_TRY(cfg_load(&s->config, config_path));
+  DNL_TRY(cfg_load_layered(&s->config, config_path, run_config_schema()));
   s->config_loaded = true;
   for (int i = 0; i < n_overrides; i++)
     DNL_TRY(session_override(&s->config, overrides[i]));

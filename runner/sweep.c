@@ -20,14 +20,34 @@ static dnl_status check_key(const config_setting_t *where, const char *key) {
   return DNL_OK;
 }
 
+/* Checks every member of a group value under prefix ("" = the config's root);
+ * skip_name leaves out a matrix value's own `name`. */
+static dnl_status check_group(const config_setting_t *g, const char *prefix, bool skip_name) {
+  for (int m = 0; m < config_setting_length(g); m++) {
+    const config_setting_t *mem = config_setting_get_elem(g, (unsigned)m);
+    const char *mn = config_setting_name(mem);
+    if (skip_name && (!strcmp(mn, "name") || (!prefix[0] && !strcmp(mn, "base"))))
+      continue;
+    char full[256];
+    snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", mn);
+    if (config_setting_type(mem) == CONFIG_TYPE_GROUP &&
+        cfg_schema_find(run_config_schema(), full) &&
+        cfg_schema_find(run_config_schema(), full)->type == CFG_GROUP)
+      DNL_TRY(check_group(mem, full, false));
+    else
+      DNL_TRY(check_key(mem, full));
+  }
+  return DNL_OK;
+}
+
 static dnl_status load_axis(sweep *sw, const config_setting_t *ax) {
   if (sw->naxes == SWEEP_MAX_AXES)
     return at(ax, "too many matrix axes, at most", "8");
   sweep_axis *a = &sw->axes[sw->naxes];
-  const char *key = NULL;
-  if (config_setting_type(ax) != CONFIG_TYPE_GROUP ||
-      !config_setting_lookup_string(ax, "key", &key))
-    return at(ax, "matrix entry needs", "key = \"...\"; values = ...;");
+  const char *key = "";
+  if (config_setting_type(ax) != CONFIG_TYPE_GROUP)
+    return at(ax, "matrix entry needs", "{ key = \"...\"; values = ...; }");
+  config_setting_lookup_string(ax, "key", &key);
   if (strlen(key) >= sizeof a->key)
     return at(ax, "key too long:", key);
   strcpy(a->key, key);
@@ -40,19 +60,12 @@ static dnl_status load_axis(sweep *sw, const config_setting_t *ax) {
     return at(a->values, "empty values for", key);
   for (int i = 0; i < a->count; i++) {
     const config_setting_t *v = config_setting_get_elem(a->values, (unsigned)i);
-    if (config_setting_type(v) == CONFIG_TYPE_GROUP) {
-      for (int m = 0; m < config_setting_length(v); m++) {
-        const config_setting_t *mem = config_setting_get_elem(v, (unsigned)m);
-        const char *mn = config_setting_name(mem);
-        if (!strcmp(mn, "name"))
-          continue;
-        char full[256];
-        snprintf(full, sizeof full, "%s.%s", key, mn);
-        DNL_TRY(check_key(mem, full));
-      }
-    } else {
+    if (config_setting_type(v) == CONFIG_TYPE_GROUP)
+      DNL_TRY(check_group(v, key, true));
+    else if (!key[0])
+      return at(v, "a matrix entry without key needs group values", "{ ... }");
+    else
       DNL_TRY(check_key(v, key));
-    }
   }
   sw->naxes++;
   return DNL_OK;
@@ -87,6 +100,10 @@ dnl_status sweep_load(sweep *sw, const char *path) {
     snprintf(sw->base, sizeof sw->base, "%s/%s", dirname(copy), base);
   free(copy);
   sw->set = config_setting_get_member(root, "set");
+  if (sw->set && config_setting_type(sw->set) != CONFIG_TYPE_GROUP)
+    return at(sw->set, "sweep key set must be", "a group { ... }");
+  if (sw->set)
+    DNL_TRY(check_group(sw->set, "", false));
   const config_setting_t *matrix = config_setting_get_member(root, "matrix");
   if (!matrix || config_setting_type(matrix) != CONFIG_TYPE_LIST ||
       config_setting_length(matrix) == 0)
@@ -109,15 +126,19 @@ dnl_status sweep_load(sweep *sw, const char *path) {
 
 void sweep_free(sweep *sw) { config_destroy(&sw->file); }
 
-/* Applies every member of a group setting under prefix. */
-static dnl_status apply_group(config_t *c, const char *prefix, const config_setting_t *g) {
+/* Applies every member of a group setting under prefix; skip_name leaves out
+ * the group's own `name` member (a matrix value's label). */
+static dnl_status apply_group(config_t *c, const char *prefix, const config_setting_t *g,
+                              bool skip_name) {
   for (int i = 0; i < config_setting_length(g); i++) {
     const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
     const char *n = config_setting_name(m);
+    if (skip_name && (!strcmp(n, "name") || (!prefix[0] && !strcmp(n, "base"))))
+      continue;
     char full[256];
     snprintf(full, sizeof full, "%s%s%s", prefix, prefix[0] ? "." : "", n);
     if (config_setting_type(m) == CONFIG_TYPE_GROUP)
-      DNL_TRY(apply_group(c, full, m));
+      DNL_TRY(apply_group(c, full, m, false));
     else
       DNL_TRY(cfg_set_from(c, full, m));
   }
@@ -161,32 +182,46 @@ static void value_label(const sweep_axis *a, const config_setting_t *v, char *ou
 
 static bool is_seed_axis(const sweep_axis *a) { return !strcmp(a->key, "seed"); }
 
+/* A run's base config: the sweep's, or a `base` member of one of its values
+ * (in an axis without key), relative to the sweep file's folder. */
+static void run_base(const sweep *sw, const int *pos, char *out, size_t len) {
+  snprintf(out, len, "%s", sw->base);
+  for (int i = 0; i < sw->naxes; i++) {
+    const config_setting_t *v = config_setting_get_elem(sw->axes[i].values, (unsigned)pos[i]);
+    const char *b = NULL;
+    if (!sw->axes[i].key[0] && config_setting_type(v) == CONFIG_TYPE_GROUP &&
+        config_setting_lookup_string(v, "base", &b)) {
+      char *copy = strdup(sw->path);
+      if (b[0] == '/' || !copy)
+        snprintf(out, len, "%s", b);
+      else
+        snprintf(out, len, "%s/%s", dirname(copy), b);
+      free(copy);
+    }
+  }
+}
+
 dnl_status sweep_run_make(const sweep *sw, long index, const char *out_dir, sweep_run *out) {
   memset(out, 0, sizeof *out);
-  dnl_status st = cfg_load(&out->config, sw->base);
-  if (st != DNL_OK)
-    return dnl_error_context(st, "%s: base config", sw->path);
-  if (sw->set)
-    DNL_TRY(apply_group(&out->config, "", sw->set));
   long rest = index;
   int stride_pos[SWEEP_MAX_AXES];
   for (int i = sw->naxes - 1; i >= 0; i--) {
     stride_pos[i] = (int)(rest % sw->axes[i].count);
     rest /= sw->axes[i].count;
   }
+  char base[1024];
+  run_base(sw, stride_pos, base, sizeof base);
+  dnl_status st = cfg_load_layered(&out->config, base, run_config_schema());
+  if (st != DNL_OK)
+    return dnl_error_context(st, "%s: base config", sw->path);
+  if (sw->set)
+    DNL_TRY(apply_group(&out->config, "", sw->set, false));
   size_t nu = 0, lu = 0;
   for (int i = 0; i < sw->naxes; i++) {
     const sweep_axis *a = &sw->axes[i];
     const config_setting_t *v = config_setting_get_elem(a->values, (unsigned)stride_pos[i]);
     if (config_setting_type(v) == CONFIG_TYPE_GROUP) {
-      for (int m = 0; m < config_setting_length(v); m++) {
-        const config_setting_t *mem = config_setting_get_elem(v, (unsigned)m);
-        if (!strcmp(config_setting_name(mem), "name"))
-          continue;
-        char full[256];
-        snprintf(full, sizeof full, "%s.%s", a->key, config_setting_name(mem));
-        DNL_TRY(cfg_set_from(&out->config, full, mem));
-      }
+      DNL_TRY(apply_group(&out->config, a->key, v, true));
     } else {
       DNL_TRY(cfg_set_from(&out->config, a->key, v));
     }

@@ -12,6 +12,8 @@
  *     );
  *   };
  *
+ * An axis without key has group values holding full key paths, and a value may
+ * name its own `base` config (experiments/readme.cfg: one row per dataset).
  * The runs are the product of the axes, in order (the last axis varies
  * fastest). A run's name joins one label per axis: a group's `name`, a
  * string value as it is, a number as <key's last part><value> (seed1). */
