@@ -44,6 +44,10 @@ static void now_iso8601(char *buf, size_t len) {
 
 /* Opens /name of the result file, with an error naming the file. */
 static hid_t open_group(results_file *rf, const char *name) {
+  if (rf->file < 0) {
+    dnl_error(DNL_ERR_ARG, "results: the result file is not open");
+    return -1;
+  }
   hid_t g = H5Gopen2(rf->file, name, H5P_DEFAULT);
   if (g < 0)
     dnl_error(DNL_ERR_FORMAT, "%s: no /%s group", rf->path, name);
@@ -411,6 +415,8 @@ dnl_status results_write_attention(results_file *rf, const results_attention *at
 }
 
 dnl_status results_finish(results_file *rf, const char *status) {
+  if (rf->file < 0 || !status)
+    return dnl_error(DNL_ERR_ARG, "results: finish needs an open file and a status");
   char now[32];
   now_iso8601(now, sizeof now);
   DNL_TRY(h5attr_write_str(rf->file, "status", status));
