@@ -51,7 +51,7 @@ TEST_ARGS ?=
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5-dev \
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev
 
-.PHONY: all deps test asan bench clean help
+.PHONY: all deps test asan bench clean help run
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -61,6 +61,7 @@ help:
 	@echo "make test       build and run the whole test suite"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
+	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -121,6 +122,18 @@ $(BUILD)/bench/%: bench/%.c $(LIBDNL)
 
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; ./$$b || exit 1; done
+
+# The main job on a fresh machine: dependencies, build, the default sweep
+# (synthetic data generated on first use), its plots and its table.
+SWEEP ?= experiments/ablation.cfg
+SWEEP_NAME ?= $(shell sed -n 's/^ *name *= *"\([^"]*\)".*/\1/p' $(SWEEP) | head -n 1)
+JOBS ?= 2
+run:
+	$(MAKE) deps
+	$(MAKE) -j2 all
+	./bin/runner sweep $(SWEEP) --jobs $(JOBS)
+	./bin/analysis plot results/$(SWEEP_NAME)/*.h5 -o results/$(SWEEP_NAME)/plots
+	./bin/analysis table results/$(SWEEP_NAME)/*.h5 | tee results/$(SWEEP_NAME)/table.md
 
 clean:
 	rm -rf build bin
