@@ -21,6 +21,11 @@ dnl_status backend_check(const dnl_backend *be) {
   CHECK_OP(softmax_forward) CHECK_OP(softmax_backward)
   CHECK_OP(ce_prob_gt) CHECK_OP(select_kth) CHECK_OP(ce_forward_backward)
   CHECK_OP(sgd_update)
+  CHECK_OP(attention_workspace) CHECK_OP(attention_reference_forward)
+  CHECK_OP(attention_reference_backward) CHECK_OP(attention_fused_forward)
+  CHECK_OP(attention_fused_backward) CHECK_OP(center_rows)
+  CHECK_OP(attention_combine_forward) CHECK_OP(attention_combine_backward)
+  CHECK_OP(group_norm_forward) CHECK_OP(group_norm_backward)
   return DNL_OK;
 }
 

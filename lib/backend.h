@@ -54,6 +54,14 @@ typedef struct ce_shape {
   bool plain_mean; /* divide by the count of selected pixels, not sum(w_y) (OHEM) */
 } ce_shape;
 
+/* Pairwise attention of the context block (shared/SPEC.md 1, steps 2-4), per
+ * sample: q, k [n, d, p] and v [n, dv, p] channel-major (as NCHW activations);
+ * out[c, i] = sum_j softmax_j(scale * sum_e q[e, i] k[e, j]) v[c, j]. */
+typedef struct attention_shape {
+  int n, p, d, dv;
+  float scale;
+} attention_shape;
+
 typedef struct dnl_backend {
   const char *name;
   dnl_device device;
@@ -148,6 +156,47 @@ typedef struct dnl_backend {
   /* optimiser: PyTorch SGD (no Nesterov, dampening 0) on a contiguous range */
   dnl_status (*sgd_update)(size_t n, float *w, const float *g, float *momentum_buf,
                            float lr, float momentum, float weight_decay);
+
+  /* context block attention (shape above). Workspace bytes of each kernel's
+   * forward or backward (ws may be NULL when 0). reference: materialises the
+   * softmax rows attn [n, p, p], kept from the forward for the backward. fused:
+   * never stores p x p; lse [n, p] = each row's log-sum-exp of the scaled logits. */
+  size_t (*attention_workspace)(const attention_shape *s, bool fused, bool backward);
+  dnl_status (*attention_reference_forward)(const attention_shape *s, const float *q,
+                                            const float *k, const float *v, float *out,
+                                            float *attn);
+  dnl_status (*attention_reference_backward)(const attention_shape *s, const float *q,
+                                             const float *k, const float *v,
+                                             const float *attn, const float *dout, float *dq,
+                                             float *dk, float *dv, void *ws);
+  dnl_status (*attention_fused_forward)(const attention_shape *s, const float *q,
+                                        const float *k, const float *v, float *out,
+                                        float *lse, void *ws);
+  dnl_status (*attention_fused_backward)(const attention_shape *s, const float *q,
+                                         const float *k, const float *v, const float *out,
+                                         const float *lse, const float *dout, float *dq,
+                                         float *dk, float *dv, void *ws);
+  /* y[r, :] = x[r, :] - mean(x[r, :]) over [rows, len] (x == y allowed): the
+   * whitening. It is its own adjoint: the backward of y = center(x) is center(dy). */
+  dnl_status (*center_rows)(int rows, int len, const float *x, float *y);
+  /* z[b, c, :] = gamma[0] * pair[b, c, :] + unary[b * c + c] over [n, c, p] (pair or
+   * unary NULL: that term is absent); gamma is a device scalar. */
+  dnl_status (*attention_combine_forward)(int n, int c, int p, const float *gamma,
+                                          const float *pair, const float *unary, float *z);
+  /* dpair += gamma dz, dgamma[0] += sum(dz * pair), dunary[b * c + c] += sum_i dz */
+  dnl_status (*attention_combine_backward)(int n, int c, int p, const float *gamma,
+                                           const float *pair, const float *dz, float *dpair,
+                                           float *dgamma, float *dunary);
+  /* group norm over [n, c, hw]: statistics per sample and group of c / groups
+   * channels (instance norm: groups = c, layer norm: groups = 1), affine per
+   * channel; save_* [n * groups] feed the backward */
+  dnl_status (*group_norm_forward)(int n, int c, int hw, int groups, float eps,
+                                   const float *x, const float *gamma, const float *beta,
+                                   float *y, float *save_mean, float *save_invstd);
+  dnl_status (*group_norm_backward)(int n, int c, int hw, int groups, const float *x,
+                                    const float *gamma, const float *dy,
+                                    const float *save_mean, const float *save_invstd,
+                                    float *dx, float *dgamma, float *dbeta);
 } dnl_backend;
 
 /* The backend of a device; DNL_ERR_UNSUPPORTED (with the reason) when the build

@@ -36,6 +36,16 @@ static const dnl_backend cpu_table = {
     .select_kth = cpu_select_kth,
     .ce_forward_backward = cpu_ce_forward_backward,
     .sgd_update = cpu_sgd_update,
+    .attention_workspace = cpu_attention_workspace,
+    .attention_reference_forward = cpu_attention_reference_forward,
+    .attention_reference_backward = cpu_attention_reference_backward,
+    .attention_fused_forward = cpu_attention_fused_forward,
+    .attention_fused_backward = cpu_attention_fused_backward,
+    .center_rows = cpu_center_rows,
+    .attention_combine_forward = cpu_attention_combine_forward,
+    .attention_combine_backward = cpu_attention_combine_backward,
+    .group_norm_forward = cpu_group_norm_forward,
+    .group_norm_backward = cpu_group_norm_backward,
 };
 
 const dnl_backend *cpu_backend(void) { return &cpu_table; }

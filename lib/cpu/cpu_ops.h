@@ -83,4 +83,38 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
 dnl_status cpu_sgd_update(size_t n, float *w, const float *g, float *momentum_buf, float lr,
                           float momentum, float weight_decay);
 
+/* cpu_attention.c */
+size_t cpu_attention_workspace(const attention_shape *s, bool fused, bool backward);
+dnl_status cpu_attention_reference_forward(const attention_shape *s, const float *q,
+                                           const float *k, const float *v, float *out,
+                                           float *attn);
+dnl_status cpu_attention_reference_backward(const attention_shape *s, const float *q,
+                                            const float *k, const float *v, const float *attn,
+                                            const float *dout, float *dq, float *dk, float *dv,
+                                            void *ws);
+dnl_status cpu_attention_fused_forward(const attention_shape *s, const float *q,
+                                       const float *k, const float *v, float *out, float *lse,
+                                       void *ws);
+dnl_status cpu_attention_fused_backward(const attention_shape *s, const float *q,
+                                        const float *k, const float *v, const float *out,
+                                        const float *lse, const float *dout, float *dq,
+                                        float *dk, float *dv, void *ws);
+
+/* cpu_context.c */
+dnl_status cpu_center_rows(int rows, int len, const float *x, float *y);
+dnl_status cpu_attention_combine_forward(int n, int c, int p, const float *gamma,
+                                         const float *pair, const float *unary, float *z);
+dnl_status cpu_attention_combine_backward(int n, int c, int p, const float *gamma,
+                                          const float *pair, const float *dz, float *dpair,
+                                          float *dgamma, float *dunary);
+
+/* cpu_groupnorm.c */
+dnl_status cpu_group_norm_forward(int n, int c, int hw, int groups, float eps, const float *x,
+                                  const float *gamma, const float *beta, float *y,
+                                  float *save_mean, float *save_invstd);
+dnl_status cpu_group_norm_backward(int n, int c, int hw, int groups, const float *x,
+                                   const float *gamma, const float *dy, const float *save_mean,
+                                   const float *save_invstd, float *dx, float *dgamma,
+                                   float *dbeta);
+
 #endif

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""PyTorch twin of the context block measured by bench/bench_attention.c: the
+DNL block of shared/SPEC.md section 1 (whitening in, scaling on, unary term,
+gamma), N = 1, written the way the published PyTorch code computes it (bmm and
+a softmax over the materialised P x P logits), forward + backward by autograd.
+
+Usage: attention_twin.py --threads T --sizes 33,65,97 [--channels 512 --inner 256
+       --repeats 3]
+Prints one line per size:
+  twin size=S seconds=<median fwd+bwd> rss_extra_bytes=<peak RSS growth of the first run>
+"""
+import argparse
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def rss_bytes(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def reset_peak_rss():
+    """Linux: writing 5 to clear_refs resets VmHWM to the current RSS."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def block(x, p, inner):
+    n, c, h, w = x.shape
+    q = F.conv2d(x, p["query.weight"], p["query.bias"]).flatten(2)
+    k = F.conv2d(x, p["key.weight"], p["key.bias"]).flatten(2)
+    v = F.conv2d(x, p["value.weight"]).flatten(2)
+    q = q - q.mean(dim=2, keepdim=True)
+    k = k - k.mean(dim=2, keepdim=True)
+    logits = torch.bmm(q.transpose(1, 2), k) / math.sqrt(inner)
+    attn = torch.softmax(logits, dim=2)
+    pair = torch.bmm(v, attn.transpose(1, 2))
+    u = torch.softmax(F.conv2d(x, p["mask.weight"], p["mask.bias"]).flatten(2), dim=2)
+    unary = torch.bmm(v, u.transpose(1, 2))
+    z = p["gamma"] * pair + unary
+    return x + z.view(n, c, h, w)
+
+
+def params(c, inner):
+    def conv(cout, cin):
+        return (torch.randn(cout, cin, 1, 1) * 0.05).requires_grad_()
+
+    return {
+        "query.weight": conv(inner, c), "query.bias": torch.zeros(inner, requires_grad=True),
+        "key.weight": conv(inner, c), "key.bias": torch.zeros(inner, requires_grad=True),
+        "value.weight": conv(c, c),
+        "mask.weight": conv(1, c), "mask.bias": torch.zeros(1, requires_grad=True),
+        "gamma": torch.ones(1, requires_grad=True),
+    }
+
+
+def step(x, dy, p, inner):
+    y = block(x, p, inner)
+    y.backward(dy)
+    for t in list(p.values()) + [x]:
+        t.grad = None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--sizes", required=True)
+    ap.add_argument("--channels", type=int, default=512)
+    ap.add_argument("--inner", type=int, default=256)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    p = params(a.channels, a.inner)
+    for s in (int(v) for v in a.sizes.split(",")):
+        x = torch.randn(1, a.channels, s, s).requires_grad_()
+        dy = torch.randn(1, a.channels, s, s)
+        reset_peak_rss()
+        before = rss_bytes("VmRSS")
+        step(x, dy, p, a.inner)
+        extra = rss_bytes("VmHWM") - before
+        times = []
+        for _ in range(a.repeats):
+            t0 = time.perf_counter()
+            step(x, dy, p, a.inner)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        print(f"twin size={s} seconds={times[len(times) // 2]:.4f} rss_extra_bytes={extra}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
