@@ -88,7 +88,8 @@ static dnl_status draw(const run_set *rs, const char *dataset, const curve_spec 
   gp_quote(s.f, title);
   fprintf(s.f, "\nset xlabel 'iteration'\nset ylabel ");
   gp_quote(s.f, spec->ylabel);
-  fprintf(s.f, "\nset key %s\nset grid\nset style fill transparent solid 0.2 noborder\n",
+  fprintf(s.f, "\nset key %s\nset grid\nset yrange [0:*]\nset style fill transparent solid 0.2 "
+               "noborder\n",
           spec->key);
   if (st == DNL_OK)
     gp_output_both(&s, base, FIGURE_WIDTH, FIGURE_HEIGHT, cmd);
