@@ -8,6 +8,7 @@
 #include "lib/version.h"
 #include "runner/cmd_blocks.h"
 #include "runner/cmd_data.h"
+#include "runner/cmd_import.h"
 #include "runner/cmd_predict.h"
 #include "runner/cmd_run.h"
 #include "runner/cmd_sweep.h"
@@ -23,6 +24,7 @@ static void usage(FILE *f) {
              "  eval         evaluate a checkpoint\n"
              "  predict      label images (PNG) and logits of a checkpoint on image files\n"
              "  params       list the network's parameters, shapes and count\n"
+             "  import       convert a PyTorch (.pth) or safetensors file for model.init\n"
              "  config       validate a config and print it resolved; --keys lists all keys\n"
              "  help         this text\n");
 }
@@ -78,6 +80,8 @@ int main(int argc, char **argv) {
     return cmd_predict(argc - 1, argv + 1);
   if (!strcmp(cmd, "params"))
     return cmd_params(argc - 1, argv + 1);
+  if (!strcmp(cmd, "import"))
+    return cmd_import(argc - 1, argv + 1);
   if (!strcmp(cmd, "config"))
     return cmd_config(argc - 1, argv + 1);
   fprintf(stderr, "runner: unknown command '%s' (see runner help)\n", cmd);

@@ -29,6 +29,7 @@ static const cfg_key keys[] = {
     {"model.head_width", CFG_INT, 2, 4096, NULL, "head and block channels C (default 512)"},
     {"model.dropout", CFG_FLOAT, 0, 0.99, NULL, "Dropout2d before the classifiers (default 0.1)"},
     {"model.aux", CFG_BOOL, NO_RANGE, NULL, "auxiliary head on layer3 (default true)"},
+    {"model.init", CFG_STRING, NO_RANGE, NULL, "pretrained weights file loaded over the initialisation (docs/pretrained.md)"},
 
     {"block", CFG_GROUP, NO_RANGE, NULL, "context block"},
     {"block.preset", CFG_STRING, NO_RANGE, NULL, "named setting of the README table (runner blocks)"},
@@ -192,6 +193,7 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   n->head_width = (int)cfg_get_int(c, "model.head_width", 512);
   n->dropout = (float)cfg_get_float(c, "model.dropout", 0.1);
   n->aux = cfg_get_bool(c, "model.aux", true);
+  STR(r->init, "model.init", "");
   DNL_TRY(read_block(c, r));
 
   STR(r->dataset, "data.dataset", "synth");

@@ -21,6 +21,7 @@ typedef struct run_config {
   /* model + block */
   segnet_config net; /* classes filled from the dataset */
   char preset[64];
+  char init[1024]; /* model.init: pretrained weights loaded after init, "" none */
 
   /* data */
   char dataset[32];

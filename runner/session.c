@@ -8,6 +8,7 @@
 
 #include "data/fsutil.h"
 #include "data/synth.h"
+#include "runner/model_init.h"
 
 dnl_status session_override(config_t *c, const char *assignment) {
   const char *eq = strchr(assignment, '=');
@@ -114,7 +115,8 @@ dnl_status session_build_net(session *s, int classes) {
   DNL_TRY(params_finalize(&s->ps, s->be));
   rng init;
   rng_seed3(&init, (uint64_t)s->cfg.seed, 0x1417, 0);
-  return params_init_values(&s->ps, &init);
+  DNL_TRY(params_init_values(&s->ps, &init));
+  return s->cfg.init[0] ? model_init_load(&s->ps, s->cfg.init, stderr) : DNL_OK;
 }
 
 void session_close(session *s) {

@@ -1,0 +1,230 @@
+#include "runner/cmd_import.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/checkpoint.h"
+#include "lib/weight_import.h"
+#include "runner/model_init.h"
+#include "runner/session.h"
+
+#define MAX_SETS 64
+
+static const char usage[] =
+    "usage: runner import FILE -o OUT.h5 [--map none|torchcv|torchvision|mmseg]\n"
+    "                     [--config CONFIG [--set key=value]... [--skip-mismatched]] [--quiet]\n"
+    "  converts a PyTorch checkpoint (torch.save, zip or legacy format) or a safetensors\n"
+    "  file into this project's checkpoint layout, for the run config's model.init\n"
+    "  --map              how the file's names become this project's (default none)\n"
+    "  --config           check names and shapes against the network CONFIG builds;\n"
+    "                     a shape mismatch is an error unless --skip-mismatched leaves\n"
+    "                     those tensors out\n"
+    "  docs/pretrained.md describes the formats, the maps and the checks\n";
+
+typedef struct import_args {
+  const char *file, *out, *config;
+  const char *sets[MAX_SETS];
+  int nsets;
+  name_map map;
+  bool skip_mismatched, quiet;
+} import_args;
+
+static int parse_args(int argc, char **argv, import_args *a) {
+  memset(a, 0, sizeof *a);
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    bool has_value = i + 1 < argc;
+    if ((!strcmp(arg, "-o") || !strcmp(arg, "--out")) && has_value) {
+      a->out = argv[++i];
+    } else if (!strcmp(arg, "--map") && has_value) {
+      if (name_map_parse(argv[++i], &a->map) != DNL_OK) {
+        fprintf(stderr, "runner import: %s\n", dnl_last_error());
+        return 2;
+      }
+    } else if (!strcmp(arg, "--config") && has_value) {
+      a->config = argv[++i];
+    } else if (!strcmp(arg, "--set") && has_value) {
+      if (a->nsets == MAX_SETS) {
+        fprintf(stderr, "runner import: at most %d --set options\n", MAX_SETS);
+        return 2;
+      }
+      a->sets[a->nsets++] = argv[++i];
+    } else if (!strcmp(arg, "--skip-mismatched")) {
+      a->skip_mismatched = true;
+    } else if (!strcmp(arg, "--quiet")) {
+      a->quiet = true;
+    } else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+      printf("%s", usage);
+      return 1;
+    } else if (arg[0] == '-' || a->file) {
+      fprintf(stderr, "runner import: unexpected argument '%s'\n%s", arg, usage);
+      return 2;
+    } else {
+      a->file = arg;
+    }
+  }
+  if (!a->file || !a->out) {
+    fprintf(stderr, "runner import: %s\n%s", a->file ? "missing -o OUT.h5" : "missing the FILE",
+            usage);
+    return 2;
+  }
+  if ((a->nsets || a->skip_mismatched) && !a->config) {
+    fprintf(stderr, "runner import: --set and --skip-mismatched need --config\n%s", usage);
+    return 2;
+  }
+  return 0;
+}
+
+static void print_plan(const weight_file *wf, const import_plan *p) {
+  printf("%s: %s, %d tensors%s%s%s", wf->path, wf->format, wf->tensors.count,
+         wf->container[0] ? " under '" : "", wf->container, wf->container[0] ? "'" : "");
+  if (wf->ignored)
+    printf(" (%d non-tensor entries ignored)", wf->ignored);
+  printf("; %d mapped, %d dropped\n", p->n_kept, p->n_dropped);
+  int counters = 0;
+  for (int i = 0; i < p->n_dropped; i++) {
+    const wtensor *t = p->dropped[i].src;
+    const char *tail = strrchr(t->name, '.');
+    if (!strcmp(tail ? tail + 1 : t->name, "num_batches_tracked")) {
+      counters++; /* one per BN layer: counted, not listed */
+      continue;
+    }
+    char shape[96];
+    printf("  dropped     %s %s %s: %s\n", t->name, wtensor_shape_str(t, shape, sizeof shape),
+           wdtype_name(t->dtype), p->dropped[i].why);
+  }
+  if (counters)
+    printf("  dropped     %d BN step counters (*.num_batches_tracked)\n", counters);
+}
+
+static dnl_status list_add(checkpoint_list *l, const char *name, const char *shape,
+                           const char *store_shape) {
+  if (l->count == l->capacity) {
+    int cap = l->capacity ? 2 * l->capacity : 64;
+    checkpoint_entry *items = realloc(l->items, (size_t)cap * sizeof *items);
+    if (!items)
+      return dnl_error(DNL_ERR_NOMEM, "import: list of %d names", cap);
+    l->items = items;
+    l->capacity = cap;
+  }
+  checkpoint_entry *e = &l->items[l->count++];
+  snprintf(e->name, sizeof e->name, "%s", name);
+  snprintf(e->shape, sizeof e->shape, "%s", shape);
+  snprintf(e->store_shape, sizeof e->store_shape, "%s", store_shape ? store_shape : "");
+  return DNL_OK;
+}
+
+static const char *entry_shape(const param_entry *e, char *buf, size_t len) {
+  tensor t = {.ndim = e->ndim};
+  memcpy(t.shape, e->shape, sizeof t.shape);
+  return tensor_shape_str(&t, buf, len);
+}
+
+/* Sorts the plan's tensors against the network's parameters. */
+static dnl_status compare(const import_plan *p, param_store *ps, checkpoint_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  bool *seen = calloc((size_t)ps->count + 1, sizeof *seen);
+  if (!seen)
+    return dnl_error(DNL_ERR_NOMEM, "import: %d flags", ps->count);
+  dnl_status s = DNL_OK;
+  for (int i = 0; s == DNL_OK && i < p->n_kept; i++) {
+    const import_entry *k = &p->kept[i];
+    char fshape[64], nshape[64];
+    wtensor_shape_str(k->src, fshape, sizeof fshape);
+    param_entry *e = params_find(ps, k->name);
+    if (!e) {
+      s = list_add(&rep->unexpected, k->name, fshape, NULL);
+      continue;
+    }
+    seen[e - ps->entries] = true;
+    bool same = e->ndim == k->src->ndim;
+    for (int d = 0; same && d < e->ndim; d++)
+      same = e->shape[d] == k->src->shape[d];
+    s = same ? list_add(&rep->loaded, k->name, fshape, NULL)
+             : list_add(&rep->mismatched, k->name, fshape, entry_shape(e, nshape, sizeof nshape));
+  }
+  for (int i = 0; s == DNL_OK && i < ps->count; i++) {
+    char nshape[64];
+    if (!seen[i])
+      s = list_add(&rep->missing, ps->entries[i].name,
+                   entry_shape(&ps->entries[i], nshape, sizeof nshape), NULL);
+  }
+  free(seen);
+  if (s != DNL_OK)
+    checkpoint_report_free(rep);
+  return s;
+}
+
+/* --config: compares with the network, drops mismatches when asked. */
+static dnl_status check_config(const import_args *a, import_plan *p) {
+  session s;
+  dnl_status st = session_open(&s, a->config, a->sets, a->nsets);
+  dataset_info info;
+  if (st == DNL_OK)
+    st = dataset_info_get(s.cfg.dataset, &info);
+  if (st == DNL_OK) {
+    s.cfg.net.classes = info.num_classes;
+    st = segnet_init(&s.net, &s.ps, &s.cfg.net);
+    s.net_ready = st == DNL_OK;
+  }
+  checkpoint_report rep;
+  if (st == DNL_OK)
+    st = compare(p, &s.ps, &rep);
+  if (st != DNL_OK) {
+    session_close(&s);
+    return dnl_error_context(st, "--config %s", a->config);
+  }
+  printf("against %s: %d loaded, %d missing, %d unexpected, %d mismatched\n", a->config,
+         rep.loaded.count, rep.missing.count, rep.unexpected.count, rep.mismatched.count);
+  if (!a->quiet)
+    model_init_print_report(stdout, &rep, true);
+  if (rep.mismatched.count && !a->skip_mismatched) {
+    const checkpoint_entry *m = &rep.mismatched.items[0];
+    st = dnl_error(DNL_ERR_SHAPE,
+                   "%s: %d tensors do not fit the network of %s, e.g. %s: file %s, network %s "
+                   "(--skip-mismatched leaves them out)",
+                   a->file, rep.mismatched.count, a->config, m->name, m->shape, m->store_shape);
+  }
+  for (int i = 0; st == DNL_OK && i < rep.mismatched.count; i++)
+    for (int k = 0; k < p->n_kept; k++)
+      if (!strcmp(p->kept[k].name, rep.mismatched.items[i].name)) {
+        import_plan_drop(p, k, "shape differs from the network's (--skip-mismatched)");
+        break;
+      }
+  checkpoint_report_free(&rep);
+  session_close(&s);
+  return st;
+}
+
+int cmd_import(int argc, char **argv) {
+  import_args a;
+  int rc = parse_args(argc, argv, &a);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  weight_file wf;
+  import_plan plan = {0};
+  dnl_status st = weight_file_open(a.file, &wf);
+  if (st == DNL_OK)
+    st = import_plan_build(&wf, a.map, &plan);
+  if (st == DNL_OK && !a.quiet)
+    print_plan(&wf, &plan);
+  if (st == DNL_OK && a.config)
+    st = check_config(&a, &plan);
+  if (st == DNL_OK && plan.n_kept == 0)
+    st = dnl_error(DNL_ERR_ARG, "%s: no tensor left to write (see the dropped list; --map?)",
+                   a.file);
+  if (st == DNL_OK)
+    st = import_write(&plan, &wf, a.map, a.out);
+  if (st == DNL_OK)
+    printf("wrote %s: %d tensors (map %s)\n", a.out, plan.n_kept, name_map_str(a.map));
+  import_plan_free(&plan);
+  if (wf.path)
+    weight_file_close(&wf);
+  if (st != DNL_OK) {
+    fprintf(stderr, "runner import: %s (nothing written to %s)\n", dnl_last_error(), a.out);
+    return 1;
+  }
+  return 0;
+}
