@@ -5,16 +5,17 @@
 #include "lib/cpu/cpu_ops.h"
 #include "lib/cpu/cpu_parallel.h"
 
-/* log-sum-exp over the c logits of one pixel (stride hw) */
+/* log-sum-exp over the c logits of one pixel (stride hw), in float as PyTorch:
+ * the terms are at most 1 after subtracting the maximum */
 static float pixel_lse(const float *lp, int c, int hw) {
   float mx = lp[0];
   for (int k = 1; k < c; k++)
     if (lp[(size_t)k * hw] > mx)
       mx = lp[(size_t)k * hw];
-  double s = 0.0;
+  float s = 0.0f;
   for (int k = 0; k < c; k++)
-    s += exp((double)lp[(size_t)k * hw] - mx);
-  return mx + (float)log(s);
+    s += expf(lp[(size_t)k * hw] - mx);
+  return mx + logf(s);
 }
 
 static dnl_status check_labels(const ce_shape *s, const int32_t *labels) {
@@ -111,22 +112,16 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
                                    const float *p_gt, float threshold, float loss_weight,
                                    float *loss, float *dlogits) {
   DNL_TRY(check_labels(s, labels));
+  /* the denominator depends on the labels only, so one pass over the logits
+   * computes each pixel's log-sum-exp once for both the loss and its gradient;
+   * sum_w adds float weights in double, exactly, so it is the same in any order */
   double sum_w = 0.0;
-  double sum_wl = 0.0;
   size_t count = 0;
   const bool parallel = (size_t)s->n * s->c * s->hw > CPU_PARALLEL_MIN;
-#pragma omp parallel for collapse(2) if (parallel) reduction(+ : sum_w, sum_wl, count) \
-    schedule(static)
-  for (int b = 0; b < s->n; b++)
-    for (int i = 0; i < s->hw; i++) {
-      const size_t pix = (size_t)b * s->hw + i;
-      if (!selected(s, labels, p_gt, threshold, pix))
-        continue;
-      const int32_t l = labels[pix];
-      const float *lp = logits + (size_t)b * s->c * s->hw + i;
-      const double w = weights ? weights[l] : 1.0;
-      sum_w += w;
-      sum_wl += w * ((double)pixel_lse(lp, s->c, s->hw) - lp[(size_t)l * s->hw]);
+#pragma omp parallel for if (parallel) reduction(+ : sum_w, count) schedule(static)
+  for (size_t pix = 0; pix < (size_t)s->n * s->hw; pix++)
+    if (selected(s, labels, p_gt, threshold, pix)) {
+      sum_w += weights ? weights[labels[pix]] : 1.0;
       count++;
     }
   const double denom = s->plain_mean ? (double)count : sum_w;
@@ -134,11 +129,9 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
     *loss = 0.0f;
     return DNL_OK;
   }
-  *loss = (float)(sum_wl / denom);
-  if (!dlogits)
-    return DNL_OK;
   const double scale = loss_weight / denom;
-#pragma omp parallel for collapse(2) if (parallel) schedule(static)
+  double sum_wl = 0.0;
+#pragma omp parallel for collapse(2) if (parallel) reduction(+ : sum_wl) schedule(static)
   for (int b = 0; b < s->n; b++)
     for (int i = 0; i < s->hw; i++) {
       const size_t pix = (size_t)b * s->hw + i;
@@ -146,12 +139,17 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
         continue;
       const int32_t l = labels[pix];
       const float *lp = logits + (size_t)b * s->c * s->hw + i;
-      float *dp = dlogits + (size_t)b * s->c * s->hw + i;
       const float lse = pixel_lse(lp, s->c, s->hw);
-      const float g = (float)(scale * (weights ? weights[l] : 1.0));
+      const double w = weights ? weights[l] : 1.0;
+      sum_wl += w * ((double)lse - lp[(size_t)l * s->hw]);
+      if (!dlogits)
+        continue;
+      float *dp = dlogits + (size_t)b * s->c * s->hw + i;
+      const float g = (float)(scale * w);
       for (int k = 0; k < s->c; k++)
         dp[(size_t)k * s->hw] +=
             g * (expf(lp[(size_t)k * s->hw] - lse) - (k == l ? 1.0f : 0.0f));
     }
+  *loss = (float)(sum_wl / denom);
   return DNL_OK;
 }

@@ -1,4 +1,6 @@
 /* Bilinear resize with PyTorch's source-index rules for align_corners true/false. */
+#include <stdlib.h>
+
 #include "lib/cpu/cpu_ops.h"
 #include "lib/cpu/cpu_parallel.h"
 
@@ -28,7 +30,20 @@ static axis_tap tap(int dst, int in, int out, bool align_corners) {
   return t;
 }
 
+/* The taps of every output column, computed once per call rather than once
+ * per output pixel (a division each). */
+static dnl_status column_taps(const resize_shape *s, axis_tap **out) {
+  *out = malloc((size_t)s->ow * sizeof **out);
+  if (!*out)
+    return dnl_error(DNL_ERR_NOMEM, "resize: %d column taps", s->ow);
+  for (int ox = 0; ox < s->ow; ox++)
+    (*out)[ox] = tap(ox, s->iw, s->ow, s->align_corners);
+  return DNL_OK;
+}
+
 dnl_status cpu_resize_forward(const resize_shape *s, const float *x, float *y) {
+  axis_tap *cols;
+  DNL_TRY(column_taps(s, &cols));
   const bool parallel = (size_t)s->n * s->c * s->oh * s->ow > CPU_PARALLEL_MIN;
 #pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
@@ -38,17 +53,21 @@ dnl_status cpu_resize_forward(const resize_shape *s, const float *x, float *y) {
       const axis_tap ty = tap(oy, s->ih, s->oh, s->align_corners);
       const float *r0 = xp + (size_t)ty.i0 * s->iw;
       const float *r1 = xp + (size_t)ty.i1 * s->iw;
+      float *yr = yp + (size_t)oy * s->ow;
       for (int ox = 0; ox < s->ow; ox++) {
-        const axis_tap tx = tap(ox, s->iw, s->ow, s->align_corners);
-        yp[oy * s->ow + ox] = ty.w0 * (tx.w0 * r0[tx.i0] + tx.w1 * r0[tx.i1]) +
-                              ty.w1 * (tx.w0 * r1[tx.i0] + tx.w1 * r1[tx.i1]);
+        const axis_tap tx = cols[ox];
+        yr[ox] = ty.w0 * (tx.w0 * r0[tx.i0] + tx.w1 * r0[tx.i1]) +
+                 ty.w1 * (tx.w0 * r1[tx.i0] + tx.w1 * r1[tx.i1]);
       }
     }
   }
+  free(cols);
   return DNL_OK;
 }
 
 dnl_status cpu_resize_backward(const resize_shape *s, const float *dy, float *dx) {
+  axis_tap *cols;
+  DNL_TRY(column_taps(s, &cols));
   const bool parallel = (size_t)s->n * s->c * s->oh * s->ow > CPU_PARALLEL_MIN;
 #pragma omp parallel for if (parallel) schedule(static)
   for (int p = 0; p < s->n * s->c; p++) {
@@ -59,7 +78,7 @@ dnl_status cpu_resize_backward(const resize_shape *s, const float *dy, float *dx
       float *r0 = dxp + (size_t)ty.i0 * s->iw;
       float *r1 = dxp + (size_t)ty.i1 * s->iw;
       for (int ox = 0; ox < s->ow; ox++) {
-        const axis_tap tx = tap(ox, s->iw, s->ow, s->align_corners);
+        const axis_tap tx = cols[ox];
         const float g = dyp[oy * s->ow + ox];
         r0[tx.i0] += ty.w0 * tx.w0 * g;
         r0[tx.i1] += ty.w0 * tx.w1 * g;
@@ -68,5 +87,6 @@ dnl_status cpu_resize_backward(const resize_shape *s, const float *dy, float *dx
       }
     }
   }
+  free(cols);
   return DNL_OK;
 }
