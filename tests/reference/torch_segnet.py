@@ -83,7 +83,10 @@ DEPTHS = {18: (Basic, [2, 2, 2, 2]), 34: (Basic, [3, 4, 6, 3]),
 
 
 class Backbone(nn.Module):
-    def __init__(self, depth, width=1.0, layers=None):
+    """planes: per-stage planes overriding the width-scaled 64/128/256/512
+    (as model.planes does in the harness)."""
+
+    def __init__(self, depth, width=1.0, layers=None, planes=None):
         super().__init__()
         block, base = DEPTHS[depth]
         layers = layers or base
@@ -92,12 +95,12 @@ class Backbone(nn.Module):
         strides, dil_first, dil_rest = [1, 2, 1, 1], [1, 1, 1, 2], [1, 1, 2, 4]
         self.out_ch = []
         for s in range(4):
-            planes = scaled([64, 128, 256, 512][s], width)
+            p = planes[s] if planes else scaled([64, 128, 256, 512][s], width)
             units = []
             for b in range(layers[s]):
-                units.append(block(cin, planes, strides[s] if b == 0 else 1,
+                units.append(block(cin, p, strides[s] if b == 0 else 1,
                                    dil_first[s] if b == 0 else dil_rest[s], dil_rest[s]))
-                cin = planes * block.expansion
+                cin = p * block.expansion
             setattr(self, "layer%d" % (s + 1), nn.Sequential(*units))
             self.out_ch.append(cin)
 
@@ -181,9 +184,9 @@ class Aux(nn.Module):
 
 class SegNet(nn.Module):
     def __init__(self, depth=101, width=1.0, layers=None, head_width=512, classes=19,
-                 block="dnl", dropout=0.1, aux=True, **block_args):
+                 block="dnl", dropout=0.1, aux=True, planes=None, **block_args):
         super().__init__()
-        self.backbone = Backbone(depth, width, layers)
+        self.backbone = Backbone(depth, width, layers, planes)
         blk = None
         if block == "dnl":
             blk = DNLBlock(head_width, **block_args)
