@@ -145,8 +145,11 @@ static dnl_status bench_shape_run(const bench_shape *bs, bool *met_target) {
 int main(void) {
   printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d runs\n",
          REPEATS);
-  printf("threads: OpenMP %d, OpenBLAS %d; forward target: conv/sgemm >= %.2f\n",
-         omp_get_max_threads(), openblas_get_num_threads(), TARGET_RATIO);
+  const char *wait_policy = getenv("OMP_WAIT_POLICY");
+  printf("threads: OpenMP %d (OMP_WAIT_POLICY %s), OpenBLAS %d; forward target: conv/sgemm >= "
+         "%.2f\n",
+         omp_get_max_threads(), wait_policy ? wait_policy : "unset", openblas_get_num_threads(),
+         TARGET_RATIO);
   printf("%-29s %5s %5s %6s %8s %8s %8s %8s %6s\n", "shape (batch in the text)", "M", "N", "K",
          "fwd", "bwd-data", "bwd-wt", "sgemm", "ratio");
   int missed = 0;

@@ -57,12 +57,15 @@ static conv_plan plan_of(const conv2d_shape *s) {
   return p;
 }
 
-/* floats of one thread's slice of the workspace */
+/* floats of one thread's slice of the workspace: the larger of the forward and
+ * backward column tiles; none for pointwise convolutions, which read x directly */
 static size_t slice_floats(const conv2d_shape *s, const conv_plan *p) {
+  if (is_pointwise(s))
+    return 0;
   const size_t kk = (size_t)s->kh * s->kw;
-  const size_t fwd = is_pointwise(s) ? 0 : (size_t)s->cin * kk * p->fwd_tile;
-  return fwd > (size_t)p->block_c * kk * p->bwd_tile ? fwd
-                                                     : (size_t)p->block_c * kk * p->bwd_tile;
+  const size_t fwd = (size_t)s->cin * kk * p->fwd_tile;
+  const size_t bwd = (size_t)p->block_c * kk * p->bwd_tile;
+  return fwd > bwd ? fwd : bwd;
 }
 
 size_t cpu_conv2d_workspace(const conv2d_shape *s) {
@@ -179,7 +182,7 @@ dnl_status cpu_conv2d_forward(const conv2d_shape *s, const float *x, const float
 #pragma omp parallel num_threads(p.threads)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    float *col = (float *)ws + (size_t)tid * slice;
+    float *col = slice ? (float *)ws + (size_t)tid * slice : NULL;
     for (int u = tid; u < units; u += nth) {
       const int b = u / p.fwd_tiles;
       const int p0 = (u % p.fwd_tiles) * p.fwd_tile, p1 = imin(ohw, p0 + p.fwd_tile);
@@ -214,17 +217,17 @@ dnl_status cpu_conv2d_backward(const conv2d_shape *s, const float *x, const floa
 #pragma omp parallel num_threads(p.threads)
   {
     const int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-    float *col = (float *)ws + (size_t)tid * slice;
+    float *col = slice ? (float *)ws + (size_t)tid * slice : NULL;
     if (dbias) {
 #pragma omp for schedule(static)
       for (int o = 0; o < s->cout; o++) {
-        float acc = 0.0f;
+        double acc = 0.0;
         for (int b = 0; b < s->n; b++) {
           const float *d = dy + b * y_stride + (size_t)o * ohw;
           for (int q = 0; q < ohw; q++)
             acc += d[q];
         }
-        dbias[o] += acc;
+        dbias[o] += (float)acc;
       }
     }
     for (int blk = tid; blk < p.blocks; blk += nth) {
@@ -237,13 +240,13 @@ dnl_status cpu_conv2d_backward(const conv2d_shape *s, const float *x, const floa
           const int p1 = imin(ohw, p0 + p.bwd_tile), tw = p1 - p0;
           if (dw) { /* dW[:, rows] += dy[:, tile] col[rows, tile]^T */
             const float *ct = xb + (size_t)c0 * ohw + p0;
-            int ldc = ohw;
+            int ldct = ohw;
             if (!pointwise) {
               im2col_tile(s, xb, c0, c1, p0, p1, col);
               ct = col;
-              ldc = tw;
+              ldct = tw;
             }
-            sgemm_rm(CblasNoTrans, CblasTrans, s->cout, rows, tw, dyb + p0, ohw, ct, ldc, 1.0f,
+            sgemm_rm(CblasNoTrans, CblasTrans, s->cout, rows, tw, dyb + p0, ohw, ct, ldct, 1.0f,
                      dw + (size_t)c0 * kk, k);
           }
           if (dx) { /* dx[rows] += scatter of (W[:, rows]^T dy[:, tile]) */
