@@ -20,6 +20,7 @@
 #include "data/fsutil.h"
 #include "lib/results_read.h"
 #include "runner/estimate.h"
+#include "runner/session.h"
 #include "runner/sweep.h"
 
 #define MAX_JOBS 64
@@ -362,6 +363,14 @@ int cmd_sweep(int argc, char **argv) {
       continue;
     }
     selected++;
+    run_config runc;
+    if (run_config_read(&run.config, &runc) != DNL_OK ||
+        (!strcmp(runc.dataset, "synth") && session_ensure_synth(&runc) != DNL_OK)) {
+      fprintf(stderr, "runner sweep: %s\n", dnl_last_error());
+      sweep_run_free(&run);
+      rc = 1;
+      break;
+    }
     char result[1300], cfgp[1300];
     paths(&a, &sw, run.name, ".h5", result, sizeof result);
     paths(&a, &sw, run.name, ".cfg", cfgp, sizeof cfgp);

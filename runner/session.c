@@ -1,10 +1,13 @@
 #include "runner/session.h"
 
 #include <cblas.h>
+#include <ftw.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/fsutil.h"
 #include "data/synth.h"
@@ -75,6 +78,18 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
   return DNL_OK;
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+/* "<root>/train" in a static buffer */
+static const char *train_dir_of(const char *root) {
+  static char buf[1100];
+  snprintf(buf, sizeof buf, "%.1024s/train", root);
+  return buf;
+}
+
 dnl_status session_ensure_synth(const run_config *cfg) {
   char *train_dir = fs_join(cfg->root, "train");
   if (!train_dir)
@@ -92,7 +107,16 @@ dnl_status session_ensure_synth(const run_config *cfg) {
   DNL_TRY(synth_check(&sc));
   fprintf(stderr, "generating the synthetic dataset (%s cue, %d + %d images of %d px) in %s\n",
           cfg->synth_cue, sc.n_train, sc.n_val, sc.size, cfg->root);
-  return synth_generate(&sc, cfg->root);
+  /* written beside and renamed into place, so that runs starting together never
+   * see a half-written dataset; the loser of a race drops its copy */
+  char tmp[1100];
+  snprintf(tmp, sizeof tmp, "%.1024s.tmp%ld", cfg->root, (long)getpid());
+  dnl_status st = synth_generate(&sc, tmp);
+  if (st == DNL_OK && rename(tmp, cfg->root) != 0 && !fs_is_dir(train_dir_of(cfg->root)))
+    st = dnl_error(DNL_ERR_IO, "%s: cannot move the generated dataset into place (%s)",
+                   cfg->root, strerror(errno));
+  nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return st;
 }
 
 dnl_status session_open_data(session *s, bool train, bool val) {

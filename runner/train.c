@@ -234,7 +234,14 @@ dnl_status train_run(session *s, const train_options *opt) {
   int k = dataset_num_classes(s->train_ds);
   for (int i = 0; i < k && i < 1024; i++)
     names[i] = dataset_class_name(s->train_ds, i);
-  bool resumed = false;
+  char label[256];
+  run_label(c, label, sizeof label);
+  results_info info = {.run = c->name, .sweep = c->sweep, .variant = c->net.block.variant,
+                       .preset = c->preset, .label = label, .dataset = c->dataset,
+                       .seed = c->seed, .config = s->config_text, .backend = s->be->name,
+                       .device = device_name(s->be->device),
+                       .params = (int64_t)params_count_trainable(&s->ps),
+                       .iterations = c->iterations, .num_classes = k, .class_names = names};
   if (opt->resume && access(s->checkpoint_path, R_OK) == 0) {
     checkpoint_meta meta;
     DNL_TRY(checkpoint_load(s->checkpoint_path, &s->ps, &meta));
@@ -243,23 +250,18 @@ dnl_status train_run(session *s, const train_options *opt) {
     start.epoch = meta.loader_epoch;
     start.batch = meta.loader_index;
     checkpoint_meta_free(&meta);
-    DNL_TRY(results_resume(&rf, s->result_path, start_iter));
-    resumed = true;
+    if (access(s->result_path, R_OK) == 0) {
+      DNL_TRY(results_resume(&rf, s->result_path, start_iter));
+    } else {
+      fprintf(stderr, "%s: result file missing: a new one starts at iteration %ld\n",
+              s->result_path, start_iter);
+      DNL_TRY(results_create(&rf, s->result_path, &info));
+    }
     if (!opt->quiet)
       fprintf(stderr, "resuming %s at iteration %ld\n", c->name, start_iter);
   } else {
-    char label[256];
-    const block_config *b = &c->net.block;
-    run_label(c, label, sizeof label);
-    results_info info = {.run = c->name, .sweep = c->sweep, .variant = b->variant,
-                         .preset = c->preset, .label = label, .dataset = c->dataset,
-                         .seed = c->seed, .config = s->config_text, .backend = s->be->name,
-                         .device = device_name(s->be->device),
-                         .params = (int64_t)params_count_trainable(&s->ps),
-                         .iterations = c->iterations, .num_classes = k, .class_names = names};
     DNL_TRY(results_create(&rf, s->result_path, &info));
   }
-  (void)resumed;
 
   loader *ld = NULL;
   dnl_status st = loader_for(s, start, &ld);

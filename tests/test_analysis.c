@@ -88,50 +88,13 @@ static void make_run(const char *dir, const fake_run *f) {
   TRY_OK(results_close(&rf));
 }
 
-/* Runs `$DNL_BIN/analysis args` with stdout and stderr into files under dir;
- * returns the exit status, the outputs in out/err (static buffers). */
+/* `$DNL_BIN/analysis args` run in dir; returns the exit status. */
 static int run_analysis(const char *dir, const char *args, char **out, char **err) {
-  static char out_buf[16384], err_buf[16384];
-  const char *bin = getenv("DNL_BIN") ? getenv("DNL_BIN") : "bin";
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "%s/analysis %s > %s/stdout.txt 2> %s/stderr.txt", bin, args, dir,
-           dir);
-  int status = system(cmd);
-  cr_assert(status != -1 && WIFEXITED(status), "cannot run %s", cmd);
-  char path[256];
-  char *bufs[2] = {out_buf, err_buf};
-  const char *files[2] = {"stdout.txt", "stderr.txt"};
-  for (int i = 0; i < 2; i++) {
-    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
-    FILE *f = fopen(path, "r");
-    cr_assert(f, "no %s", path);
-    size_t n = fread(bufs[i], 1, sizeof out_buf - 1, f);
-    bufs[i][n] = '\0';
-    fclose(f);
-  }
-  *out = out_buf;
-  *err = err_buf;
-  return WEXITSTATUS(status);
+  snprintf(cmd, sizeof cmd, "analysis %s", args);
+  return test_run_program(dir, cmd, out, err);
 }
 
-/* Asserts that path is a PNG of w x h pixels (signature and IHDR). */
-static void assert_png(const char *path, int w, int h) {
-  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  unsigned char head[24];
-  FILE *f = fopen(path, "rb");
-  cr_assert(f, "%s missing", path);
-  size_t n = fread(head, 1, sizeof head, f);
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fclose(f);
-  cr_assert(n == sizeof head && memcmp(head, sig, 8) == 0, "%s is not a PNG", path);
-  cr_assert(memcmp(head + 12, "IHDR", 4) == 0, "%s has no IHDR first", path);
-  int pw = (head[16] << 24) | (head[17] << 16) | (head[18] << 8) | head[19];
-  int ph = (head[20] << 24) | (head[21] << 16) | (head[22] << 8) | head[23];
-  if (w > 0)
-    cr_assert(pw == w && ph == h, "%s is %d x %d, expected %d x %d", path, pw, ph, w, h);
-  cr_assert(size > 1000, "%s is suspiciously small (%ld bytes)", path, size);
-}
 
 static void assert_svg(const char *path) {
   FILE *f = fopen(path, "r");
@@ -177,18 +140,18 @@ Test(analysis, plot_draws_every_figure_and_skips_junk) {
   for (int i = 0; i < 3; i++) {
     char name[64];
     snprintf(name, sizeof name, "%s.png", gnuplot_figs[i]);
-    assert_png(tmpdir_path(path, sizeof path, plots, name), 960, 600);
+    test_assert_png(tmpdir_path(path, sizeof path, plots, name), 960, 600);
     snprintf(name, sizeof name, "%s.svg", gnuplot_figs[i]);
     assert_svg(tmpdir_path(path, sizeof path, plots, name));
   }
   /* heat map: 260 + 34 K wide and 200 + 44 groups high, at least 640 x 320 */
-  assert_png(tmpdir_path(path, sizeof path, plots, "class_iou.png"), 640, 320);
+  test_assert_png(tmpdir_path(path, sizeof path, plots, "class_iou.png"), 640, 320);
   /* attention: panels of 256 px on the longer side, 6 px gaps; columns: image,
    * ground truth, NQ pairwise maps, unary; one row per image */
   int cw = 256, ch = 256 * IMG_H / IMG_W, cols = 2 + NQ + 1;
-  assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s1.png"),
+  test_assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s1.png"),
              cols * cw + (cols + 1) * 6, NA * ch + (NA + 1) * 6);
-  assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s2.png"),
+  test_assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s2.png"),
              cols * cw + (cols + 1) * 6, NA * ch + (NA + 1) * 6);
   cr_assert(!file_exists(tmpdir_path(path, sizeof path, plots, "attention_none_s1.png")),
             "a run without attention maps gets no attention figure");

@@ -1,6 +1,7 @@
 #include "tests/test_util.h"
 
 #include <math.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +129,45 @@ h5io_array fixture_floats(const char *file, const char *name, size_t expect_nume
   cr_assert(a.numel == expect_numel, "fixture %s:%s has %zu values, expected %zu", file, name,
             a.numel, expect_numel);
   return a;
+}
+
+int test_run_program(const char *dir, const char *cmdline, char **out, char **err) {
+  static char out_buf[65536], err_buf[65536];
+  const char *bin = getenv("DNL_BIN") ? getenv("DNL_BIN") : "bin";
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "%s/%s > %s/stdout.txt 2> %s/stderr.txt", bin, cmdline, dir, dir);
+  int status = system(cmd);
+  cr_assert(status != -1 && WIFEXITED(status), "cannot run %s", cmd);
+  char path[512];
+  char *bufs[2] = {out_buf, err_buf};
+  const char *files[2] = {"stdout.txt", "stderr.txt"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "no %s", path);
+    size_t n = fread(bufs[i], 1, sizeof out_buf - 1, f);
+    bufs[i][n] = '\0';
+    fclose(f);
+  }
+  *out = out_buf;
+  *err = err_buf;
+  return WEXITSTATUS(status);
+}
+
+void test_assert_png(const char *path, int w, int h) {
+  static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  unsigned char head[24];
+  FILE *f = fopen(path, "rb");
+  cr_assert(f, "%s missing", path);
+  size_t n = fread(head, 1, sizeof head, f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  cr_assert(n == sizeof head && memcmp(head, sig, 8) == 0, "%s is not a PNG", path);
+  cr_assert(memcmp(head + 12, "IHDR", 4) == 0, "%s has no IHDR first", path);
+  int pw = (head[16] << 24) | (head[17] << 16) | (head[18] << 8) | head[19];
+  int ph = (head[20] << 24) | (head[21] << 16) | (head[22] << 8) | head[23];
+  if (w > 0)
+    cr_assert(pw == w && ph == h, "%s is %d x %d, expected %d x %d", path, pw, ph, w, h);
+  cr_assert(size > 1000, "%s is suspiciously small (%ld bytes)", path, size);
 }

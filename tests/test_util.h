@@ -77,6 +77,14 @@ typedef struct gradcheck_opts {
 void gradcheck(const char *what, const gradcheck_problem *p, gradcheck_var *vars, int nvars,
                gradcheck_opts opts);
 
+/* ---- the programs ---- */
+/* Runs "$DNL_BIN/<cmdline>" (a shell command line: globs expand) with stdout and
+ * stderr into files under dir; returns the exit status, the outputs in out/err
+ * (static buffers, valid until the next call). */
+int test_run_program(const char *dir, const char *cmdline, char **out, char **err);
+/* Asserts that path is a PNG of w x h pixels (signature and IHDR; w <= 0: any size). */
+void test_assert_png(const char *path, int w, int h);
+
 /* ---- fixtures ---- */
 /* Path of tests/fixtures/<file> (from the source tree). */
 const char *fixture_path(const char *file);
