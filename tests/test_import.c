@@ -9,6 +9,7 @@
 
 #include "lib/h5io.h"
 #include "lib/json.h"
+#include "lib/name_map.h"
 #include "lib/pickle.h"
 #include "lib/weight_file.h"
 #include "tests/test_tmpdir.h"
@@ -395,4 +396,52 @@ Test(import, json_parser) {
   memset(deep, '[', sizeof deep);
   cr_assert_neq(json_parse(deep, sizeof deep, "t", &v), DNL_OK);
   cr_assert(strstr(dnl_last_error(), "nested too deeply"), "%s", dnl_last_error());
+}
+
+/* ---- name maps ---- */
+
+Test(import, name_maps) {
+  struct {
+    name_map map;
+    const char *src, *dst; /* dst NULL: dropped */
+  } cases[] = {
+      {NAME_MAP_NONE, "module.module.head.cls.weight", "head.cls.weight"},
+      {NAME_MAP_NONE, "module.layer1.0.bn1.num_batches_tracked", NULL},
+      {NAME_MAP_TORCHCV, "prefix.bn2.running_var", "backbone.prefix.bn2.running_var"},
+      {NAME_MAP_TORCHCV, "module.layer4.2.conv3.weight", "backbone.layer4.2.conv3.weight"},
+      {NAME_MAP_TORCHCV, "backbone.layer1.0.conv1.weight", "backbone.layer1.0.conv1.weight"},
+      {NAME_MAP_TORCHCV, "fc.weight", NULL},
+      {NAME_MAP_TORCHCV, "layer5.0.conv1.weight", NULL},
+      {NAME_MAP_TORCHVISION, "conv1.weight", NULL},
+      {NAME_MAP_TORCHVISION, "bn1.running_mean", NULL},
+      {NAME_MAP_TORCHVISION, "layer3.22.bn3.bias", "backbone.layer3.22.bn3.bias"},
+      {NAME_MAP_TORCHVISION, "layer2.0.downsample.0.weight", "backbone.layer2.0.downsample.0.weight"},
+      {NAME_MAP_TORCHVISION, "fc.bias", NULL},
+      {NAME_MAP_MMSEG, "backbone.stem.0.weight", "backbone.prefix.conv1.weight"},
+      {NAME_MAP_MMSEG, "backbone.stem.4.running_var", "backbone.prefix.bn2.running_var"},
+      {NAME_MAP_MMSEG, "backbone.stem.7.bias", "backbone.prefix.bn3.bias"},
+      {NAME_MAP_MMSEG, "backbone.stem.2.weight", NULL}, /* a ReLU slot */
+      {NAME_MAP_MMSEG, "backbone.stem.8.weight", NULL},
+      {NAME_MAP_MMSEG, "backbone.layer1.0.conv1.weight", "backbone.layer1.0.conv1.weight"},
+      {NAME_MAP_MMSEG, "decode_head.conv_seg.weight", NULL},
+      {NAME_MAP_MMSEG, "auxiliary_head.convs.0.conv.weight", NULL},
+      {NAME_MAP_MMSEG, "prefix.conv1.weight", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char dst[256];
+    const char *why = NULL;
+    bool kept = name_map_apply(cases[i].map, cases[i].src, dst, sizeof dst, &why);
+    if (cases[i].dst) {
+      cr_assert(kept, "%s: %s dropped (%s)", name_map_str(cases[i].map), cases[i].src, why);
+      cr_assert_str_eq(dst, cases[i].dst, "%s: %s", name_map_str(cases[i].map), cases[i].src);
+    } else {
+      cr_assert(!kept && why && why[0], "%s: %s mapped to %s", name_map_str(cases[i].map),
+                cases[i].src, dst);
+    }
+  }
+  name_map m;
+  TRY_OK(name_map_parse("mmseg", &m));
+  cr_assert_eq(m, NAME_MAP_MMSEG);
+  cr_assert_neq(name_map_parse("timm", &m), DNL_OK);
+  cr_assert(strstr(dnl_last_error(), "timm"), "%s", dnl_last_error());
 }
