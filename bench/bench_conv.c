@@ -148,8 +148,8 @@ int main(void) {
   const char *wait_policy = getenv("OMP_WAIT_POLICY");
   printf("threads: OpenMP %d (OMP_WAIT_POLICY %s), OpenBLAS %d; forward target: conv/sgemm >= "
          "%.2f\n",
-         omp_get_max_threads(), wait_policy ? wait_policy : "unset", openblas_get_num_threads(),
-         TARGET_RATIO);
+         omp_get_max_threads(), wait_policy ? wait_policy : "unset",
+         openblas_get_num_threads(), TARGET_RATIO);
   printf("%-29s %5s %5s %6s %8s %8s %8s %8s %6s\n", "shape (batch in the text)", "M", "N", "K",
          "fwd", "bwd-data", "bwd-wt", "sgemm", "ratio");
   int missed = 0;

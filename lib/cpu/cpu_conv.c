@@ -246,8 +246,8 @@ dnl_status cpu_conv2d_backward(const conv2d_shape *s, const float *x, const floa
               ct = col;
               ldct = tw;
             }
-            sgemm_rm(CblasNoTrans, CblasTrans, s->cout, rows, tw, dyb + p0, ohw, ct, ldct, 1.0f,
-                     dw + (size_t)c0 * kk, k);
+            sgemm_rm(CblasNoTrans, CblasTrans, s->cout, rows, tw, dyb + p0, ohw, ct, ldct,
+                     1.0f, dw + (size_t)c0 * kk, k);
           }
           if (dx) { /* dx[rows] += scatter of (W[:, rows]^T dy[:, tile]) */
             float *dxb = dx + b * x_stride;
