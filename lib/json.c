@@ -8,6 +8,7 @@ typedef struct parser {
   const char *s;
   size_t len, pos;
   const char *where;
+  size_t values;
 } parser;
 
 static dnl_status fail(const parser *p, const char *what) {
@@ -231,6 +232,8 @@ static dnl_status parse_members(parser *p, json_value *v, bool object, int depth
 static dnl_status parse_value(parser *p, json_value *v, int depth) {
   if (depth > JSON_MAX_DEPTH)
     return fail(p, "nested too deeply");
+  if (++p->values > JSON_MAX_VALUES)
+    return fail(p, "too many values");
   skip_space(p);
   if (p->pos >= p->len)
     return fail(p, "unexpected end");
@@ -259,7 +262,7 @@ static dnl_status parse_value(parser *p, json_value *v, int depth) {
 
 dnl_status json_parse(const char *text, size_t len, const char *where, json_value *out) {
   memset(out, 0, sizeof *out);
-  parser p = {text, len, 0, where};
+  parser p = {text, len, 0, where, 0};
   dnl_status s = parse_value(&p, out, 0);
   if (s == DNL_OK) {
     skip_space(&p);

@@ -1,7 +1,7 @@
 /* A small strict JSON parser (RFC 8259) for headers of weight files: the
- * whole text becomes a tree of values. Nesting is limited so that hostile
- * input cannot exhaust the stack; integers are kept exactly when they fit in
- * 64 bits. */
+ * whole text becomes a tree of values. Nesting depth and value count are
+ * limited so that hostile input cannot exhaust the stack or the memory;
+ * integers are kept exactly when they fit in 64 bits. */
 #ifndef DNL_JSON_H
 #define DNL_JSON_H
 
@@ -12,6 +12,8 @@
 #include "lib/status.h"
 
 #define JSON_MAX_DEPTH 64
+/* Values in one text: a safetensors header needs about 15 per tensor. */
+#define JSON_MAX_VALUES (1u << 20)
 
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } json_kind;
 

@@ -34,6 +34,11 @@ static const known_global known_globals[] = {
 };
 
 #define GLOBAL_NAME_MAX 256
+/* Values, stack slots, marks and memo entries of one document: a state_dict
+ * pickle needs about a dozen values per tensor, so this leaves room for
+ * hundreds of thousands of tensors while bounding what a hostile pickle of
+ * repeated one-byte opcodes can make the reader allocate. */
+#define PICKLE_MAX_VALUES (1u << 22)
 
 /* ---- values ---- */
 
@@ -111,7 +116,15 @@ static dnl_status grow(void **items, size_t *cap, size_t count, size_t elem) {
   return DNL_OK;
 }
 
+static dnl_status too_many(const vm *m) {
+  return dnl_error(DNL_ERR_FORMAT, "%s: pickle byte %zu: more than %u values: not a checkpoint",
+                   m->where, m->op_pos, PICKLE_MAX_VALUES);
+}
+
 static dnl_status new_value(vm *m, pk_kind kind, pk_value **out) {
+  *out = NULL;
+  if (m->doc->count >= PICKLE_MAX_VALUES)
+    return too_many(m);
   DNL_TRY(grow((void **)&m->doc->nodes, &m->doc->cap, m->doc->count, sizeof(pk_value *)));
   pk_value *v = calloc(1, sizeof *v);
   if (!v)
@@ -123,6 +136,8 @@ static dnl_status new_value(vm *m, pk_kind kind, pk_value **out) {
 }
 
 static dnl_status push(vm *m, pk_value *v) {
+  if (m->sp >= PICKLE_MAX_VALUES)
+    return too_many(m);
   DNL_TRY(grow((void **)&m->stack, &m->stack_cap, m->sp, sizeof(pk_value *)));
   m->stack[m->sp++] = v;
   return DNL_OK;
@@ -134,6 +149,7 @@ static dnl_status push_new(vm *m, pk_kind kind, pk_value **out) {
 }
 
 static dnl_status pop(vm *m, pk_value **out) {
+  *out = NULL;
   size_t floor = m->nmarks ? m->marks[m->nmarks - 1] : 0;
   if (m->sp <= floor)
     return bad(m, "stack underflow");
@@ -149,6 +165,7 @@ static dnl_status top(vm *m, pk_value **out) {
 
 /* Index of the first value above the latest mark; removes the mark. */
 static dnl_status pop_mark(vm *m, size_t *start) {
+  *start = 0;
   if (!m->nmarks)
     return bad(m, "no mark on the stack");
   *start = m->marks[--m->nmarks];
@@ -157,6 +174,7 @@ static dnl_status pop_mark(vm *m, size_t *start) {
 
 /* Reads n bytes of operand. */
 static dnl_status take(vm *m, size_t n, const uint8_t **out) {
+  *out = NULL;
   if (n > m->len - m->pos)
     return dnl_error(DNL_ERR_FORMAT,
                      "%s: pickle byte %zu: operand of %zu bytes runs past the end (%zu bytes "
@@ -169,8 +187,8 @@ static dnl_status take(vm *m, size_t n, const uint8_t **out) {
 
 static dnl_status take_uint(vm *m, size_t n, uint64_t *out) {
   const uint8_t *b;
-  DNL_TRY(take(m, n, &b));
   *out = 0;
+  DNL_TRY(take(m, n, &b));
   for (size_t i = n; i-- > 0;)
     *out = *out << 8 | b[i];
   return DNL_OK;
@@ -444,7 +462,7 @@ static dnl_status memo_put(vm *m, uint64_t idx) {
   DNL_TRY(top(m, &v));
   /* picklers number memo entries densely: an index past the count of stores
    * so far is a corrupt file, not a reason to allocate */
-  if (idx > m->puts)
+  if (idx > m->puts || idx >= PICKLE_MAX_VALUES)
     return bad(m, "memo index out of range");
   m->puts++;
   if (idx >= m->memo_cap) {
@@ -499,6 +517,8 @@ static dnl_status step(vm *m, bool *stop) {
     *stop = true;
     return DNL_OK;
   case '(': /* MARK */
+    if (m->nmarks >= PICKLE_MAX_VALUES)
+      return too_many(m);
     DNL_TRY(grow((void **)&m->marks, &m->marks_cap, m->nmarks, sizeof(size_t)));
     m->marks[m->nmarks++] = m->sp;
     return DNL_OK;

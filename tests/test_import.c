@@ -343,6 +343,15 @@ Test(import, hostile_pickles_are_errors_not_allocations) {
               dnl_last_error(), cases[i].needle);
   }
   TRY_OK(PICKLE("\x80\x02}q\x00(X\x01\x00\x00\x00" "aK\x01u."));
+  /* a few MB of one-byte DUPs must not grow the stack without bound */
+  size_t n = (1u << 22) + 16;
+  char *dups = malloc(n);
+  memset(dups, '2', n);
+  memcpy(dups, "\x80\x02N", 3);
+  dups[n - 1] = '.';
+  cr_assert_eq(run_pickle(dups, n), DNL_ERR_FORMAT);
+  cr_assert(strstr(dnl_last_error(), "more than"), "%s", dnl_last_error());
+  free(dups);
 }
 
 Test(import, tensor_claims_beyond_the_storage_are_refused) {
@@ -392,6 +401,16 @@ Test(import, json_parser) {
                        "\"abc", "tru", "-", "{\"\x01\":1}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     cr_assert_neq(json_parse(bad[i], strlen(bad[i]), "t", &v), DNL_OK, "'%s' accepted", bad[i]);
+  size_t n = 2 * ((size_t)JSON_MAX_VALUES + 1) + 1;
+  char *many = malloc(n);
+  many[0] = '[';
+  for (size_t i = 1; i + 1 < n; i += 2)
+    memcpy(many + i, "0,", 2);
+  many[n - 2] = '0';
+  many[n - 1] = ']';
+  cr_assert_neq(json_parse(many, n, "t", &v), DNL_OK);
+  cr_assert(strstr(dnl_last_error(), "too many values"), "%s", dnl_last_error());
+  free(many);
   char deep[400];
   memset(deep, '[', sizeof deep);
   cr_assert_neq(json_parse(deep, sizeof deep, "t", &v), DNL_OK);
