@@ -62,19 +62,24 @@ static bool map_torchvision(const char *n, char *dst, size_t len, const char **w
   return drop(why, "not a torchvision ResNet name (layerN.*)");
 }
 
-/* mmseg's stem is a Sequential: conv, bn, relu, conv, bn, relu, conv, bn, relu. */
+/* mmseg's stem is a Sequential: conv, bn, relu, conv, bn, relu, conv, bn, relu.
+ * Segmentation checkpoints put the backbone under "backbone."; mmseg's
+ * ImageNet backbone checkpoints (ResNetV1c) have the same names without it. */
 static bool map_mmseg(const char *n, char *dst, size_t len, const char **why) {
   static const char *const stem[] = {"conv1", "bn1", NULL, "conv2", "bn2", NULL, "conv3", "bn3"};
-  if (starts(n, "backbone.stem.") && n[14] >= '0' && n[14] <= '7' && n[15] == '.' &&
-      stem[n[14] - '0']) {
-    snprintf(dst, len, "backbone.prefix.%s%s", stem[n[14] - '0'], n + 15);
-    return true;
-  }
-  if (starts(n, "backbone.") && is_stage(n + 9))
-    return put(dst, len, "", n);
   if (starts(n, "decode_head.") || starts(n, "auxiliary_head."))
     return drop(why, "mmseg head: its layout differs from this network's head");
-  return drop(why, "not an mmseg ResNet backbone name (backbone.stem.*, backbone.layerN.*)");
+  if (starts(n, "backbone."))
+    n += strlen("backbone.");
+  if (starts(n, "stem.") && n[5] >= '0' && n[5] <= '7' && n[6] == '.' && stem[n[5] - '0']) {
+    snprintf(dst, len, "backbone.prefix.%s%s", stem[n[5] - '0'], n + 6);
+    return true;
+  }
+  if (is_stage(n))
+    return put(dst, len, "backbone.", n);
+  if (starts(n, "fc."))
+    return drop(why, "ImageNet classifier");
+  return drop(why, "not an mmseg ResNetV1c name ([backbone.]stem.*, [backbone.]layerN.*)");
 }
 
 bool name_map_apply(name_map m, const char *src, char *dst, size_t len, const char **why) {

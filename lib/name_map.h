@@ -14,7 +14,7 @@ typedef enum {
   NAME_MAP_NONE,        /* names are already this project's */
   NAME_MAP_TORCHCV,     /* the original code's ImageNet backbone: prefix.*, layerN.*, fc.* */
   NAME_MAP_TORCHVISION, /* torchvision ResNet: 7x7 conv1/bn1 (not mapped), layerN.*, fc.* */
-  NAME_MAP_MMSEG,       /* mmsegmentation ResNetV1c: backbone.stem.*, backbone.layerN.*, heads */
+  NAME_MAP_MMSEG,       /* mmsegmentation ResNetV1c: [backbone.]stem.*, [backbone.]layerN.* */
 } name_map;
 
 /* "none", "torchcv", "torchvision", "mmseg". */

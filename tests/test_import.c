@@ -445,6 +445,9 @@ Test(import, name_maps) {
       {NAME_MAP_MMSEG, "decode_head.conv_seg.weight", NULL},
       {NAME_MAP_MMSEG, "auxiliary_head.convs.0.conv.weight", NULL},
       {NAME_MAP_MMSEG, "prefix.conv1.weight", NULL},
+      {NAME_MAP_MMSEG, "stem.3.weight", "backbone.prefix.conv2.weight"}, /* ImageNet V1c */
+      {NAME_MAP_MMSEG, "layer2.1.bn2.weight", "backbone.layer2.1.bn2.weight"},
+      {NAME_MAP_MMSEG, "fc.weight", NULL},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char dst[256];
