@@ -206,7 +206,7 @@ dnl_status pth_read_zip(weight_file *wf) {
 typedef struct raw_storage {
   const char *key;
   const uint8_t *bytes;
-  int64_t numel;
+  size_t nbytes;
 } raw_storage;
 
 typedef struct legacy_ctx {
@@ -220,8 +220,10 @@ static dnl_status legacy_resolve(void *ctx, const pk_value *storage, const char 
   legacy_ctx *l = ctx;
   for (size_t i = 0; i < l->nraw; i++) {
     if (!strcmp(l->raw[i].key, storage->u.storage.key)) {
+      /* in the requesting storage's own element size: a corrupt file may
+       * give one key two dtypes */
       *bytes = l->raw[i].bytes;
-      *numel = l->raw[i].numel;
+      *numel = (int64_t)(l->raw[i].nbytes / wdtype_size(storage->u.storage.dtype));
       return DNL_OK;
     }
   }
@@ -289,7 +291,7 @@ static dnl_status legacy_storages(legacy_ctx *l, const pickle_doc *doc, const pk
                        "truncated?",
                        wf->path, st->u.storage.key, (long long)numel,
                        wdtype_name(st->u.storage.dtype), wf->len - pos);
-    l->raw[i] = (raw_storage){st->u.storage.key, wf->map + pos, numel};
+    l->raw[i] = (raw_storage){st->u.storage.key, wf->map + pos, (size_t)numel * es};
     l->nraw = i + 1;
     pos += (size_t)numel * es;
   }

@@ -188,6 +188,11 @@ static void expect_open_error(const char *fixture, const char *needle) {
             needle);
 }
 
+Test(import, one_storage_with_two_dtypes_is_refused) {
+  /* 4 bytes hold 2 float16 values but no float64 one: never read past them */
+  expect_open_error("dtype_clash_legacy.pth", "b: storage 0 holds 0 elements of float64");
+}
+
 Test(import, forbidden_globals_are_refused_by_name) {
   expect_open_error("forbidden_global_zip.pth", "global os.system");
   expect_open_error("forbidden_global_legacy.pth", "global builtins.eval");

@@ -16,10 +16,13 @@ import to (under /<file stem>/<key>).
   torchvision's names (with heads, 7x7 stem and classifier to be dropped);
 - wrong_shape.pth: the backbone with one tensor of another shape;
 - forbidden_global_zip.pth, forbidden_global_legacy.pth: pickles naming
-  os.system / builtins.eval, crafted as bytes (never unpickled here).
+  os.system / builtins.eval, crafted as bytes (never unpickled here);
+- dtype_clash_legacy.pth: one storage key given two dtypes (hand-made bytes).
 
 Run from the repository root:  /usr/bin/python3 tests/reference/make_import_fixtures.py
-The tests only read the committed files; they never need torch."""
+The tests only read the committed files; they never need torch. Re-running
+changes the bytes of the legacy files (their storage keys are object
+addresses) and of the zip made by zipfile (timestamps), not their content."""
 import collections
 import json
 import os
@@ -191,6 +194,29 @@ def forbidden_legacy(path):
         f.write(evil)
 
 
+def dtype_clash_legacy(path):
+    """Two tensors naming one storage key with two dtypes: 4 bytes of storage
+    are 2 float16 values but 0 whole float64 ones. Hand-made pickle bytes."""
+    def text(s):
+        b = s.encode()
+        return b"X" + struct.pack("<I", len(b)) + b
+
+    def tensor(name, storage_type):
+        return (text(name) + b"ctorch._utils\n_rebuild_tensor_v2\n((" + text("storage") +
+                b"ctorch\n" + storage_type + b"\n" + text("0") + text("cpu") +
+                b"K\x02NtQK\x00K\x02\x85K\x01\x85\x89}tR")
+    obj = (b"\x80\x02}(" + tensor("a", b"HalfStorage") + tensor("b", b"DoubleStorage") +
+           b"u.")
+    sys_info = {"protocol_version": 1001, "little_endian": True,
+                "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    with open(path, "wb") as f:
+        for o in (0x1950a86a20f9469cfc6c, 1001, sys_info):
+            f.write(pickle.dumps(o, protocol=2))
+        f.write(obj)
+        f.write(pickle.dumps(["0"], protocol=2))
+        f.write(struct.pack("<q", 2) + np.array([1.5, -2.0], dtype=np.float16).tobytes())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "tiny.cfg"), "w") as f:
@@ -245,6 +271,7 @@ def main():
 
     forbidden_zip(os.path.join(OUT, "forbidden_global_zip.pth"))
     forbidden_legacy(os.path.join(OUT, "forbidden_global_legacy.pth"))
+    dtype_clash_legacy(os.path.join(OUT, "dtype_clash_legacy.pth"))
     for name in sorted(os.listdir(OUT)):
         print("%-28s %6d bytes" % (name, os.path.getsize(os.path.join(OUT, name))))
 
