@@ -218,6 +218,12 @@ static int dry_run(const sweep_args *a, const sweep *sw) {
     } else {
       printf("    data: synthetic, generated under %s on first use\n", rc.root);
     }
+    if (rc.init[0] && access(rc.init, R_OK) == 0) {
+      printf("    weights: %s\n", rc.init);
+    } else if (rc.init[0]) {
+      printf("    weights: MISSING: %s (model.init; convert with runner import)\n", rc.init);
+      missing++;
+    }
     shown++;
     sweep_run_free(&run);
   }

@@ -11,7 +11,6 @@
 
 #include "data/fsutil.h"
 #include "data/synth.h"
-#include "runner/model_init.h"
 
 dnl_status session_override(config_t *c, const char *assignment) {
   const char *eq = strchr(assignment, '=');
@@ -139,8 +138,7 @@ dnl_status session_build_net(session *s, int classes) {
   DNL_TRY(params_finalize(&s->ps, s->be));
   rng init;
   rng_seed3(&init, (uint64_t)s->cfg.seed, 0x1417, 0);
-  DNL_TRY(params_init_values(&s->ps, &init));
-  return s->cfg.init[0] ? model_init_load(&s->ps, s->cfg.init, stderr) : DNL_OK;
+  return params_init_values(&s->ps, &init);
 }
 
 void session_close(session *s) {

@@ -37,7 +37,8 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
 /* Opens the training and/or validation split (generating synth data on first use). */
 dnl_status session_open_data(session *s, bool train, bool val);
 /* Builds the network for the dataset's classes and initialises its parameters
- * from the seed. */
+ * from the seed (model.init is loaded by a fresh training run only: eval,
+ * predict and resume replace every value from their checkpoint). */
 dnl_status session_build_net(session *s, int classes);
 void session_close(session *s);
 

@@ -17,6 +17,7 @@
 #include "lib/results.h"
 #include "lib/version.h"
 #include "runner/evaluate.h"
+#include "runner/model_init.h"
 
 volatile int train_interrupted;
 
@@ -260,6 +261,8 @@ dnl_status train_run(session *s, const train_options *opt) {
     if (!opt->quiet)
       fprintf(stderr, "resuming %s at iteration %ld\n", c->name, start_iter);
   } else {
+    if (c->init[0])
+      DNL_TRY(model_init_load(&s->ps, c->init, stderr));
     DNL_TRY(results_create(&rf, s->result_path, &info));
   }
 
