@@ -187,16 +187,23 @@ static dnl_status predict_one(predictor *p, const char *path) {
   const bool raw = p->a->labels == LABELS_DATASET_IDS;
   for (size_t i = 0; i < pixels; i++)
     p->out.data[i] = raw ? p->raw_ids[p->pred[i]] : (uint8_t)p->pred[i];
-  char *png_name = malloc(strlen(stem) + 5);
-  if (!png_name)
-    return dnl_error(DNL_ERR_NOMEM, "predict: output name");
-  snprintf(png_name, strlen(stem) + 5, "%s.png", stem);
-  char *png = fs_join(p->a->out_dir, png_name);
-  free(png_name);
-  if (!png)
+  char name[STEM_MAX + 8];
+  snprintf(name, sizeof name, "%s.png", stem);
+  char *png = fs_join(p->a->out_dir, name);
+  snprintf(name, sizeof name, "%s.png.tmp", stem);
+  char *tmp = fs_join(p->a->out_dir, name);
+  if (!png || !tmp) {
+    free(png), free(tmp);
     return dnl_error(DNL_ERR_NOMEM, "predict: output path");
+  }
+  /* written aside and renamed, so that a kill never leaves a partial PNG */
   const bool pal = p->a->labels == LABELS_PALETTE;
-  st = image_write_png(png, &p->out, pal ? p->palette : NULL, pal ? 256 : 0);
+  st = image_write_png(tmp, &p->out, pal ? p->palette : NULL, pal ? 256 : 0);
+  if (st == DNL_OK && rename(tmp, png) != 0) {
+    st = dnl_error(DNL_ERR_IO, "%s: cannot rename %s: %s", png, tmp, strerror(errno));
+    unlink(tmp);
+  }
+  free(tmp);
   if (st == DNL_OK && p->logits_group >= 0) {
     size_t dims[3] = {(size_t)k, (size_t)h, (size_t)w};
     st = h5dset_write(p->logits_group, stem, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims,
