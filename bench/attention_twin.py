@@ -6,8 +6,9 @@ a softmax over the materialised P x P logits), forward + backward by autograd.
 
 Usage: attention_twin.py --threads T --sizes 33,65,97 [--channels 512 --inner 256
        --repeats 3]
-Prints one line per size:
-  twin size=S seconds=<median fwd+bwd> rss_extra_bytes=<peak RSS growth of the first run>
+Prints one line per size (best of the repeats after two warm-up steps):
+  twin size=S seconds=<wall fwd+bwd> cpu_seconds=<process CPU> rss_extra_bytes=<peak RSS
+  growth of the first step>
 """
 import argparse
 import math
@@ -85,14 +86,15 @@ def main():
         before = rss_bytes("VmRSS")
         step(x, dy, p, a.inner)
         extra = rss_bytes("VmHWM") - before
-        times = []
+        step(x, dy, p, a.inner)
+        wall, cpu = [], []
         for _ in range(a.repeats):
-            t0 = time.perf_counter()
+            w0, c0 = time.perf_counter(), time.process_time()
             step(x, dy, p, a.inner)
-            times.append(time.perf_counter() - t0)
-        times.sort()
-        print(f"twin size={s} seconds={times[len(times) // 2]:.4f} rss_extra_bytes={extra}",
-              flush=True)
+            cpu.append(time.process_time() - c0)
+            wall.append(time.perf_counter() - w0)
+        print(f"twin size={s} seconds={min(wall):.4f} cpu_seconds={min(cpu):.4f} "
+              f"rss_extra_bytes={extra}", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ typedef struct att_case {
   float scale, qk_scale; /* logit scale; size of the q, k values */
 } att_case;
 
-/* P not a multiple of either tile size (128 queries, 256 keys) */
+/* P not a multiple of the tile sizes (128 or 256 queries, 256 keys) */
 static const att_case cases[] = {
     {2, 13, 23, 24, 40, 0.2f, 1.0f}, /* P = 299 */
     {1, 1, 257, 7, 5, 1.0f, 1.0f},   /* one key past a tile */
     {3, 9, 17, 16, 9, 0.25f, 6.0f},  /* P = 153, large logits (|S| ~ 100) */
     {1, 2, 3, 4, 3, 0.5f, 1.0f},     /* P = 6, a single partial tile */
+    {8, 19, 27, 8, 6, 0.3f, 1.0f},   /* P = 513, 24 tiles: 256-query tiles up to 6 threads */
 };
 
 static double max_abs(const float *x, size_t n) {

@@ -2,9 +2,10 @@
  * Z = gamma * Y_pair + Y_un with the unary term broadcast over positions.
  * Sums are in double so that P = 9409 positions keep float accuracy. */
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_center_rows(int rows, int len, const float *x, float *y) {
-#pragma omp parallel for schedule(static) if ((size_t)rows * len > 65536)
+#pragma omp parallel for schedule(static) if ((size_t)rows * len > CPU_PARALLEL_MIN)
   for (int r = 0; r < rows; r++) {
     const float *xr = x + (size_t)r * len;
     float *yr = y + (size_t)r * len;
@@ -21,7 +22,7 @@ dnl_status cpu_center_rows(int rows, int len, const float *x, float *y) {
 dnl_status cpu_attention_combine_forward(int n, int c, int p, const float *gamma,
                                          const float *pair, const float *unary, float *z) {
   const float g = pair ? gamma[0] : 0.0f;
-#pragma omp parallel for schedule(static) if ((size_t)n * c * p > 65536)
+#pragma omp parallel for schedule(static) if ((size_t)n * c * p > CPU_PARALLEL_MIN)
   for (int bc = 0; bc < n * c; bc++) {
     const float u = unary ? unary[bc] : 0.0f;
     const float *pr = pair ? pair + (size_t)bc * p : NULL;
@@ -36,7 +37,8 @@ dnl_status cpu_attention_combine_backward(int n, int c, int p, const float *gamm
                                           const float *pair, const float *dz, float *dpair,
                                           float *dgamma, float *dunary) {
   double dg = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : dg) if ((size_t)n * c * p > 65536)
+  const bool parallel = (size_t)n * c * p > CPU_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) reduction(+ : dg) if (parallel)
   for (int bc = 0; bc < n * c; bc++) {
     const float *dzr = dz + (size_t)bc * p;
     double su = 0.0, sg = 0.0;

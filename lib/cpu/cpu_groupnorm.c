@@ -5,13 +5,15 @@
 #include <math.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/cpu/cpu_parallel.h"
 
 dnl_status cpu_group_norm_forward(int n, int c, int hw, int groups, float eps, const float *x,
                                   const float *gamma, const float *beta, float *y,
                                   float *save_mean, float *save_invstd) {
   const int cg = c / groups;
   const size_t len = (size_t)cg * hw;
-#pragma omp parallel for schedule(static)
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
+#pragma omp parallel for schedule(static) if (parallel)
   for (int bg = 0; bg < n * groups; bg++) {
     const float *xs = x + (size_t)bg * len;
     float *ys = y + (size_t)bg * len;
@@ -43,8 +45,9 @@ dnl_status cpu_group_norm_backward(int n, int c, int hw, int groups, const float
                                    float *dbeta) {
   const int cg = c / groups;
   const size_t len = (size_t)cg * hw;
+  const bool parallel = (size_t)n * c * hw > CPU_PARALLEL_MIN;
   if (dgamma || dbeta) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int cc = 0; cc < c; cc++) {
       double sg = 0.0, sb = 0.0;
       for (int b = 0; b < n; b++) {
@@ -63,7 +66,7 @@ dnl_status cpu_group_norm_backward(int n, int c, int hw, int groups, const float
   }
   if (!dx)
     return DNL_OK;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int bg = 0; bg < n * groups; bg++) {
     const size_t base = (size_t)bg * len;
     const float mean = save_mean[bg], invstd = save_invstd[bg];
