@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/cpu/cpu_ops.h"
 
@@ -142,7 +143,19 @@ static dnl_status bench_shape_run(const bench_shape *bs, bool *met_target) {
   return DNL_OK;
 }
 
-int main(void) {
+/* Measures under the OpenMP wait policy the runner uses (runner/main.c): libgomp
+ * reads it before main, so the program restarts itself once with it set. */
+static void use_runner_wait_policy(char **argv) {
+  if (getenv("OMP_WAIT_POLICY"))
+    return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: measure under the default policy, which the header line shows */
+}
+
+int main(int argc, char **argv) {
+  (void)argc;
+  use_runner_wait_policy(argv);
   printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d runs\n",
          REPEATS);
   const char *wait_policy = getenv("OMP_WAIT_POLICY");
