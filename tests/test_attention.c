@@ -260,3 +260,20 @@ Test(attention, rejects_mismatched_shapes) {
   tensor_free(&q), tensor_free(&k), tensor_free(&v);
   test_env_free(&env);
 }
+
+/* A NaN in the input reaches the output of both kernels (training stops on it). */
+Test(attention, nan_propagates) {
+  for (int fused = 0; fused < 2; fused++) {
+    test_env env;
+    test_env_init(&env, 14);
+    tensor q = test_randn4(&env.r, 1, 4, 17, 19, 1.0f);
+    tensor k = test_randn4(&env.r, 1, 4, 17, 19, 1.0f);
+    tensor v = test_randn4(&env.r, 1, 3, 17, 19, 1.0f), out;
+    q.data[5] = NAN;
+    pairwise_attention a = {.fused = fused, .scale = 0.5f};
+    TRY_OK(pairwise_attention_forward(&a, &env.ctx, &q, &k, &v, &out));
+    cr_assert(isnan(out.data[5]), "kernel %d: query 5 gives %g", fused, (double)out.data[5]);
+    tensor_free(&q), tensor_free(&k), tensor_free(&v);
+    test_env_free(&env);
+  }
+}
