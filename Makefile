@@ -18,6 +18,14 @@ GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown
 CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS)
 LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) -lpthread -lm
 
+# MPI for data-parallel training under mpirun (lib/dist_mpi.c, docs/distributed.md):
+# on when pkg-config finds it, MPI=0 builds without
+MPI ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+  MPI_CFLAGS := -DDNL_WITH_MPI $(shell pkg-config --cflags mpi-c)
+  LDLIBS += $(shell pkg-config --libs mpi-c)
+endif
+
 ifeq ($(MODE),asan)
   CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
   LDLIBS += -fsanitize=address,undefined
@@ -49,7 +57,8 @@ TEST_BIN := $(BUILD)/tests/dnl_tests
 TEST_ARGS ?=
 
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5-dev \
-  hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev
+  hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
+  libopenmpi-dev
 
 .PHONY: all deps test asan bench clean help run
 all: $(BIN)/runner $(BIN)/analysis
@@ -58,6 +67,7 @@ help:
 	@echo "make deps       install the Debian packages the project needs"
 	@echo "make            build bin/runner and bin/analysis (CPU backend)"
 	@echo "make CUDA=1     also build the CUDA backend (lib/cuda, nvcc)"
+	@echo "make MPI=0      build without MPI (on when pkg-config finds it: mpirun training)"
 	@echo "make test       build and run the whole test suite"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
@@ -75,6 +85,12 @@ deps:
 
 $(BUILD)/lib/version.o: CFLAGS += -DDNL_GIT_VERSION='"$(GIT_VERSION)"'
 $(BUILD)/lib/version.o: .git/HEAD $(wildcard .git/refs/heads/*)
+
+# only lib/dist_mpi.c includes mpi.h; it is rebuilt when MPI= changes
+MPI_FLAG := $(BUILD)/mpi.flag
+$(shell mkdir -p $(BUILD) && echo $(MPI) | cmp -s - $(MPI_FLAG) || echo $(MPI) > $(MPI_FLAG))
+$(BUILD)/lib/dist_mpi.o: CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/lib/dist_mpi.o: $(MPI_FLAG)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

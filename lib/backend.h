@@ -97,19 +97,33 @@ typedef struct dnl_backend {
                                 const float *dy, float *dx, float *dw, float *dbias,
                                 void *ws);
 
-  /* batch norm over [n, c, hw]; save_* are [c] and feed the backward */
-  dnl_status (*bn_forward_train)(int n, int c, int hw, float eps, float momentum,
-                                 const float *x, const float *gamma, const float *beta,
-                                 float *running_mean, float *running_var, float *y,
-                                 float *save_mean, float *save_invstd);
+  /* batch norm over [n, c, hw]. Training comes in halves, so that data-parallel
+   * ranks can sum the per-channel statistics in between (synchronised BN):
+   * stats are [2c + 1] doubles on the device, two per-channel sums and then the
+   * number of values per channel; summed over ranks they describe the global
+   * batch. save_* are [c] and feed the backward. */
+  /* stats = [sum x, sum x^2, n * hw] (overwritten) */
+  dnl_status (*bn_stats)(int n, int c, int hw, const float *x, double *stats);
+  /* y = (x - mean) * invstd * gamma + beta with mean and (biased) variance from
+   * stats; running statistics updated with the unbiased variance */
+  dnl_status (*bn_forward_apply)(int n, int c, int hw, float eps, float momentum,
+                                 const double *stats, const float *x, const float *gamma,
+                                 const float *beta, float *running_mean, float *running_var,
+                                 float *y, float *save_mean, float *save_invstd);
   dnl_status (*bn_forward_eval)(int n, int c, int hw, float eps, const float *x,
                                 const float *gamma, const float *beta,
                                 const float *running_mean, const float *running_var,
                                 float *y);
-  dnl_status (*bn_backward)(int n, int c, int hw, const float *x, const float *gamma,
-                            const float *dy, const float *save_mean,
-                            const float *save_invstd, float *dx, float *dgamma,
-                            float *dbeta);
+  /* stats = [sum dy, sum dy * xhat, n * hw] with xhat = (x - mean) * invstd
+   * (overwritten); the same sums accumulate into dbeta and dgamma (NULL: skipped) */
+  dnl_status (*bn_backward_stats)(int n, int c, int hw, const float *x, const float *dy,
+                                  const float *mean, const float *invstd, double *stats,
+                                  float *dgamma, float *dbeta);
+  /* dx += gamma * invstd * (dy - sum dy / count - xhat * sum(dy xhat) / count) from
+   * the backward stats */
+  dnl_status (*bn_backward_apply)(int n, int c, int hw, const float *x, const float *gamma,
+                                  const float *dy, const float *mean, const float *invstd,
+                                  const double *stats, float *dx);
 
   /* activations and element-wise */
   dnl_status (*relu_forward)(size_t n, const float *x, float *y); /* x == y allowed */

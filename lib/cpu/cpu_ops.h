@@ -34,16 +34,20 @@ dnl_status cpu_conv2d_backward(const conv2d_shape *s, const float *x, const floa
                                const float *dy, float *dx, float *dw, float *dbias, void *ws);
 
 /* cpu_batchnorm.c */
-dnl_status cpu_bn_forward_train(int n, int c, int hw, float eps, float momentum,
-                                const float *x, const float *gamma, const float *beta,
-                                float *running_mean, float *running_var, float *y,
-                                float *save_mean, float *save_invstd);
+dnl_status cpu_bn_stats(int n, int c, int hw, const float *x, double *stats);
+dnl_status cpu_bn_forward_apply(int n, int c, int hw, float eps, float momentum,
+                                const double *stats, const float *x, const float *gamma,
+                                const float *beta, float *running_mean, float *running_var,
+                                float *y, float *save_mean, float *save_invstd);
 dnl_status cpu_bn_forward_eval(int n, int c, int hw, float eps, const float *x,
                                const float *gamma, const float *beta,
                                const float *running_mean, const float *running_var, float *y);
-dnl_status cpu_bn_backward(int n, int c, int hw, const float *x, const float *gamma,
-                           const float *dy, const float *save_mean, const float *save_invstd,
-                           float *dx, float *dgamma, float *dbeta);
+dnl_status cpu_bn_backward_stats(int n, int c, int hw, const float *x, const float *dy,
+                                 const float *mean, const float *invstd, double *stats,
+                                 float *dgamma, float *dbeta);
+dnl_status cpu_bn_backward_apply(int n, int c, int hw, const float *x, const float *gamma,
+                                 const float *dy, const float *mean, const float *invstd,
+                                 const double *stats, float *dx);
 
 /* cpu_pointwise.c */
 dnl_status cpu_relu_forward(size_t n, const float *x, float *y);

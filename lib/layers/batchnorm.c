@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/dist.h"
+
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f
 
@@ -46,6 +48,16 @@ static dnl_status check_input(const batchnorm_layer *l, const tensor *x) {
   return DNL_OK;
 }
 
+/* Statistics buffer of the backend's split ops: [2c + 1] doubles. */
+static size_t stats_bytes(int c) { return (2 * (size_t)c + 1) * sizeof(double); }
+
+/* Synchronised BN: with several data-parallel ranks, each rank's statistics
+ * (forward: sums of x and x^2; backward: sums of dy and dy * xhat; and the
+ * count) become those of the global batch before use. */
+static dnl_status sum_over_ranks(const batchnorm_layer *l, layer_ctx *ctx, double *stats) {
+  return dist_allreduce_sum(ctx->dist, stats, 2 * (size_t)l->channels + 1, DIST_F64, l->name);
+}
+
 dnl_status batchnorm_forward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x, tensor *y) {
   DNL_TRY(check_input(l, x));
   const int n = x->shape[0], c = l->channels, hw = x->shape[2] * x->shape[3];
@@ -63,13 +75,18 @@ dnl_status batchnorm_forward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x
   int cshape[1] = {c};
   DNL_TRY(arena_tensor(ctx->act, &l->save_mean, 1, cshape));
   DNL_TRY(arena_tensor(ctx->act, &l->save_invstd, 1, cshape));
-  return ctx->be->bn_forward_train(n, c, hw, l->eps, l->momentum, x->data, l->weight.data,
-                                   l->bias.data, l->running_mean.data, l->running_var.data,
-                                   y->data, l->save_mean.data, l->save_invstd.data);
+  double *stats;
+  DNL_TRY(arena_alloc(ctx->act, stats_bytes(c), (void **)&stats));
+  DNL_TRY(ctx->be->bn_stats(n, c, hw, x->data, stats));
+  DNL_TRY(sum_over_ranks(l, ctx, stats));
+  return ctx->be->bn_forward_apply(n, c, hw, l->eps, l->momentum, stats, x->data,
+                                   l->weight.data, l->bias.data, l->running_mean.data,
+                                   l->running_var.data, y->data, l->save_mean.data,
+                                   l->save_invstd.data);
 }
 
 /* Eval mode is a per-channel affine map y = x * gamma * r + (beta - mean * gamma * r)
- * with r = 1 / sqrt(running_var + eps). The backend's batch-norm backward gives
+ * with r = 1 / sqrt(running_var + eps). The backend's backward statistics give
  * dgamma and dbeta when fed the running statistics; dx is dy * gamma * r. */
 static dnl_status backward_eval(batchnorm_layer *l, layer_ctx *ctx, const tensor *x,
                                 const tensor *dy, tensor *dx) {
@@ -100,8 +117,11 @@ static dnl_status backward_eval(batchnorm_layer *l, layer_ctx *ctx, const tensor
                     (size_t)n * c * sizeof(float));
   free(host);
   DNL_TRY(st);
-  DNL_TRY(be->bn_backward(n, c, hw, x->data, l->weight.data, dy->data, l->running_mean.data,
-                          invstd_dev.data, NULL, l->weight_grad.data, l->bias_grad.data));
+  double *stats;
+  DNL_TRY(arena_alloc(ctx->act, stats_bytes(c), (void **)&stats));
+  DNL_TRY(be->bn_backward_stats(n, c, hw, x->data, dy->data, l->running_mean.data,
+                                invstd_dev.data, stats, l->weight_grad.data,
+                                l->bias_grad.data));
   if (!dx)
     return DNL_OK;
   return be->channel_scale_backward(n, c, hw, dy->data, scale_dev.data, dx->data);
@@ -120,8 +140,18 @@ dnl_status batchnorm_backward(batchnorm_layer *l, layer_ctx *ctx, const tensor *
   if (!l->save_mean.data || l->save_mean.shape[0] != l->channels)
     return dnl_error(DNL_ERR_ARG, "batchnorm %s: backward without a training forward",
                      l->name);
-  const int n = x->shape[0], hw = x->shape[2] * x->shape[3];
-  return ctx->be->bn_backward(n, l->channels, hw, x->data, l->weight.data, dy->data,
-                              l->save_mean.data, l->save_invstd.data, dx ? dx->data : NULL,
-                              l->weight_grad.data, l->bias_grad.data);
+  const dnl_backend *be = ctx->be;
+  const int n = x->shape[0], c = l->channels, hw = x->shape[2] * x->shape[3];
+  /* the parameter gradients take this rank's sums: the gradient all-reduce adds
+   * the other ranks' */
+  double *stats;
+  DNL_TRY(arena_alloc(ctx->act, stats_bytes(c), (void **)&stats));
+  DNL_TRY(be->bn_backward_stats(n, c, hw, x->data, dy->data, l->save_mean.data,
+                                l->save_invstd.data, stats, l->weight_grad.data,
+                                l->bias_grad.data));
+  if (!dx)
+    return DNL_OK;
+  DNL_TRY(sum_over_ranks(l, ctx, stats));
+  return be->bn_backward_apply(n, c, hw, x->data, l->weight.data, dy->data, l->save_mean.data,
+                               l->save_invstd.data, stats, dx->data);
 }

@@ -1,7 +1,11 @@
 /* Batch norm layer (PyTorch BatchNorm2d: affine, momentum 0.1, eps 1e-5).
  * Parameters "<name>.weight", "<name>.bias"; buffers "<name>.running_mean",
  * "<name>.running_var" (init 0 and 1). Training mode (ctx->training) uses batch
- * statistics and updates the running ones; eval mode uses the running ones. */
+ * statistics and updates the running ones; eval mode uses the running ones.
+ * With several data-parallel ranks in ctx->dist, training mode uses the
+ * statistics of the global batch, forward and backward (synchronised BN):
+ * every rank must run the same layers in the same order (their batch sizes
+ * may differ). */
 #ifndef DNL_BATCHNORM_H
 #define DNL_BATCHNORM_H
 

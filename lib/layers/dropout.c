@@ -2,6 +2,8 @@
 
 #include <stdlib.h>
 
+#include "lib/dist.h"
+
 dnl_status dropout2d_init(dropout2d_layer *l, float p) {
   *l = (dropout2d_layer){0};
   if (!(p >= 0.0f && p < 1.0f))
@@ -10,7 +12,9 @@ dnl_status dropout2d_init(dropout2d_layer *l, float p) {
   return DNL_OK;
 }
 
-/* One draw per (sample, channel) in that order, so a seed fixes the mask. */
+/* One draw per (sample, channel) in that order, so a seed fixes the mask. Data-
+ * parallel ranks draw the mask of the global batch and keep their samples'
+ * part (rank r holds samples r * n .. (r + 1) * n - 1), as one process would. */
 static dnl_status draw_mask(dropout2d_layer *l, layer_ctx *ctx, int n, int c) {
   if (!ctx->rng)
     return dnl_error(DNL_ERR_ARG, "dropout2d: training forward needs ctx->rng");
@@ -19,8 +23,13 @@ static dnl_status draw_mask(dropout2d_layer *l, layer_ctx *ctx, int n, int c) {
   if (!host)
     return dnl_error(DNL_ERR_NOMEM, "dropout2d: host mask of %zu floats", count);
   const float keep_scale = 1.0f / (1.0f - l->p);
-  for (size_t i = 0; i < count; i++)
-    host[i] = rng_uniform(ctx->rng) < l->p ? 0.0f : keep_scale;
+  const size_t first = (size_t)dist_rank(ctx->dist) * count;
+  const size_t all = (size_t)dist_size(ctx->dist) * count;
+  for (size_t i = 0; i < all; i++) {
+    const float v = rng_uniform(ctx->rng) < l->p ? 0.0f : keep_scale;
+    if (i >= first && i < first + count)
+      host[i - first] = v;
+  }
   int shape[1] = {(int)count};
   dnl_status st = arena_tensor(ctx->act, &l->scale, 1, shape);
   if (st == DNL_OK)

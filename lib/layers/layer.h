@@ -29,6 +29,8 @@ typedef struct layer_ctx {
   void *ws;       /* scratch shared by all layers, grown on demand */
   size_t ws_size; /* bytes */
   double flops;   /* forward multiply-adds x 2 of the convolutions run so far */
+  struct dist *dist; /* data-parallel ranks (lib/dist.h): BN sums statistics over
+                        them, dropout draws their global masks; NULL: one process */
 } layer_ctx;
 
 void layer_ctx_init(layer_ctx *ctx, const dnl_backend *be, arena *act, rng *r);
