@@ -4,20 +4,21 @@
  * in place (kept as attn), out = V A^T; the backward forms dA = dO^T V [p, p]
  * in the workspace. Big GEMMs, O(p^2) memory.
  *
- * fused (memory-efficient attention): never stores p x p. A query tile of
- * 128 or 256 positions meets every key tile of ATT_BK positions; the logits tile
- * comes from one sgemm, an online softmax keeps each row's running max and
- * sum and rescales the output accumulator, and lse = max + log(sum) is saved.
- * The backward recomputes each tile's probabilities from lse and uses
- * D_i = sum_c dO_ci O_ci, so dS = P (dP - D). A thread owns the query tile,
- * hence its dQ columns; the dK and dV columns of a key tile are shared, each
- * key tile has a lock, and threads visit key tiles in staggered order so that
- * they rarely wait. GEMM operands are contiguous, position-major blocks (K
- * and V transposed once per call, a query tile's Q and dO once per tile),
- * which OpenBLAS packs faster than strided channel-major tiles. Memory: the
- * K and V transposes (O(p * C)), a few tiles per thread, the locks. Tiles run
- * OpenBLAS single-threaded inside our OpenMP threads; small problems run on
- * one thread. */
+ * fused (memory-efficient attention): never stores p x p; the work is cut
+ * into tiles of up to ATT_TILE queries and keys. Forward: a thread owns a
+ * query tile and meets every key tile; the logits tile comes from one sgemm,
+ * an online softmax keeps each row's running max and sum and rescales the
+ * output accumulator, and lse = max + log(sum) is saved. Backward: a thread
+ * owns a key tile (so its dK and dV accumulate privately) and meets every
+ * query tile, recomputing the probabilities from lse, with D_i = sum_c dO_ci
+ * O_ci and dS = P (dP - D); each dQ contribution is added to a shared
+ * accumulator under that query tile's lock, a short contiguous add, and
+ * threads visit query tiles in staggered order. GEMM operands are contiguous
+ * position-major blocks (transposed once per call or per tile), which
+ * OpenBLAS packs faster than strided channel-major tiles. Memory: O(p * C)
+ * for the transposes and the dQ accumulator, a few tiles per thread, the
+ * locks. Tiles run OpenBLAS single-threaded inside our OpenMP threads; small
+ * problems run on one thread. */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -27,9 +28,8 @@
 #include "lib/cpu/cpu_ops.h"
 #include "lib/cpu/cpu_parallel.h"
 
-#define ATT_BQ 256 /* queries per tile, at most; see query_tile() */
-#define ATT_BK 256 /* keys per tile */
-#define ATT_BT 64  /* positions per block of the K and V transposes */
+#define ATT_TILE 256 /* queries or keys per tile, at most; see outer_tile() */
+#define ATT_BT 64    /* positions per block of the whole-array passes */
 
 /* The element-wise tile loops also get AVX-512 and AVX2 + FMA clones, picked
  * at load time; the build's baseline (x86-64) has only SSE2. */
@@ -118,14 +118,16 @@ dnl_status cpu_attention_reference_backward(const attention_shape *s, const floa
 
 /* ---- fused ---- */
 
-/* dst[j * ldd + i] = src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks */
-static void transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd) {
+/* dst[j * ldd + i] (+)= src[i * lds + j] for i < rows, j < cols, in 16 x 16 blocks */
+static void transpose(const float *src, int lds, int rows, int cols, float *dst, int ldd,
+                      bool accumulate) {
   for (int i0 = 0; i0 < rows; i0 += 16)
     for (int j0 = 0; j0 < cols; j0 += 16) {
       const int i1 = min_int(i0 + 16, rows), j1 = min_int(j0 + 16, cols);
       for (int j = j0; j < j1; j++)
         for (int i = i0; i < i1; i++)
-          dst[(size_t)j * ldd + i] = src[(size_t)i * lds + j];
+          dst[(size_t)j * ldd + i] =
+              (accumulate ? dst[(size_t)j * ldd + i] : 0.0f) + src[(size_t)i * lds + j];
     }
 }
 
@@ -137,9 +139,10 @@ static void transpose_kv(const attention_shape *s, const float *k, const float *
 #pragma omp for schedule(static)
   for (long t = 0; t < (long)s->n * nb; t++) {
     const int b = (int)(t / nb), j0 = (int)(t % nb) * ATT_BT, w = min_int(ATT_BT, p - j0);
-    transpose(k + (size_t)b * s->d * p + j0, p, s->d, w, kt + ((size_t)b * p + j0) * s->d, s->d);
+    transpose(k + (size_t)b * s->d * p + j0, p, s->d, w, kt + ((size_t)b * p + j0) * s->d, s->d,
+              false);
     transpose(v + (size_t)b * s->dv * p + j0, p, s->dv, w, vt + ((size_t)b * p + j0) * s->dv,
-              s->dv);
+              s->dv, false);
   }
 }
 
@@ -148,26 +151,34 @@ static size_t kv_floats(const attention_shape *s) {
 }
 
 static size_t fwd_floats(const attention_shape *s) {
-  /* Q tile [BQ, d], logits tile, output accumulator [BQ, dv], max, sum, correction */
-  return lines((size_t)ATT_BQ * s->d) + lines((size_t)ATT_BQ * ATT_BK) +
-         lines((size_t)ATT_BQ * s->dv) + 3 * lines(ATT_BQ);
+  /* Q tile [T, d], logits tile [T, T], output accumulator [T, dv], max, sum, correction */
+  return lines((size_t)ATT_TILE * s->d) + lines((size_t)ATT_TILE * ATT_TILE) +
+         lines((size_t)ATT_TILE * s->dv) + 3 * lines(ATT_TILE);
+}
+
+static size_t bwd_global_floats(const attention_shape *s) {
+  /* Q, dQ and dO position-major, D */
+  const size_t np = (size_t)s->n * s->p;
+  return 2 * lines(np * s->d) + lines(np * s->dv) + lines(np);
 }
 
 static size_t bwd_floats(const attention_shape *s) {
-  /* Q and dQ tiles [BQ, d], dO tile [BQ, dv], probabilities and dP / dS tiles, D */
-  return 2 * lines((size_t)ATT_BQ * s->d) + lines((size_t)ATT_BQ * s->dv) +
-         2 * lines((size_t)ATT_BQ * ATT_BK) + lines(ATT_BQ);
+  /* K and dK tiles [T, d], V and dV tiles [T, dv], probabilities and dP / dS tiles
+   * [T, T], one dQ contribution [T, d] */
+  return 3 * lines((size_t)ATT_TILE * s->d) + 2 * lines((size_t)ATT_TILE * s->dv) +
+         2 * lines((size_t)ATT_TILE * ATT_TILE);
 }
 
 static size_t lock_bytes(const attention_shape *s) {
-  return (size_t)s->n * ceil_div(s->p, ATT_BK) * sizeof(omp_lock_t);
+  return (size_t)s->n * ceil_div(s->p, ATT_TILE) * sizeof(omp_lock_t);
 }
 
-/* Larger query tiles halve how often OpenBLAS packs each key tile (about 6%
- * faster on 2 threads), smaller ones keep more threads busy: 256 when every
- * thread still gets 4 tiles, else 128. */
-static int query_tile(const attention_shape *s, int threads) {
-  return (long)s->n * ceil_div(s->p, ATT_BQ) >= 4L * threads ? ATT_BQ : ATT_BQ / 2;
+/* The tile a thread owns (queries forward, keys backward): larger tiles halve
+ * how often OpenBLAS packs the other side's tiles (about 6% faster on 2
+ * threads), smaller ones keep more threads busy: ATT_TILE when every thread
+ * still gets 4 tiles, else half of it. */
+static int outer_tile(const attention_shape *s, int threads) {
+  return (long)s->n * ceil_div(s->p, ATT_TILE) >= 4L * threads ? ATT_TILE : ATT_TILE / 2;
 }
 
 size_t cpu_attention_workspace(const attention_shape *s, bool fused, bool backward) {
@@ -176,16 +187,16 @@ size_t cpu_attention_workspace(const attention_shape *s, bool fused, bool backwa
   const size_t threads = (size_t)omp_get_max_threads();
   if (!backward)
     return (kv_floats(s) + threads * fwd_floats(s)) * sizeof(float);
-  return (kv_floats(s) + threads * bwd_floats(s)) * sizeof(float) + lock_bytes(s);
+  return (bwd_global_floats(s) + threads * bwd_floats(s)) * sizeof(float) + lock_bytes(s);
 }
 
-/* Online softmax over one logits tile [bq, ATT_BK] (bk valid columns): the
+/* Online softmax over one logits tile [bq, ATT_TILE] (bk valid columns): the
  * tile becomes exp(S - new max), the running max and sum are updated, and
  * corr gets each row's factor exp(old max - new max) for the accumulator. */
 VECTOR_CLONES static void softmax_tile(float *st, int bq, int bk, float *mx, float *sum,
                                        float *corr) {
   for (int i = 0; i < bq; i++) {
-    float *row = st + (size_t)i * ATT_BK;
+    float *row = st + (size_t)i * ATT_TILE;
     float m = mx[i];
 #pragma omp simd reduction(max : m)
     for (int j = 0; j < bk; j++)
@@ -217,26 +228,25 @@ VECTOR_CLONES static void scale_rows(float *acc, int bq, int cols, int ld, const
 static void fused_forward_tile(const attention_shape *s, const float *q, const float *kt,
                                const float *vt, float *out, float *lse, int i0, int bq,
                                float *scratch) {
-  const int p = s->p, d = s->d, dv = s->dv;
-  float *qt = scratch;                                /* [bq, d] */
-  float *st = qt + lines((size_t)ATT_BQ * d);         /* [bq, ATT_BK] */
-  float *acc = st + lines((size_t)ATT_BQ * ATT_BK);   /* [bq, dv] */
-  float *mx = acc + lines((size_t)ATT_BQ * dv);       /* [bq] */
-  float *sum = mx + lines(ATT_BQ), *corr = sum + lines(ATT_BQ);
-  transpose(q + i0, p, d, bq, qt, d);
+  const int p = s->p, d = s->d, dv = s->dv, nk = ceil_div(p, ATT_TILE);
+  float *qt = scratch;                                 /* [bq, d] */
+  float *st = qt + lines((size_t)ATT_TILE * d);        /* [bq, ATT_TILE] */
+  float *acc = st + lines((size_t)ATT_TILE * ATT_TILE); /* [bq, dv] */
+  float *mx = acc + lines((size_t)ATT_TILE * dv);      /* [bq] */
+  float *sum = mx + lines(ATT_TILE), *corr = sum + lines(ATT_TILE);
+  transpose(q + i0, p, d, bq, qt, d, false);
   for (int i = 0; i < bq; i++) {
     mx[i] = -INFINITY;
     sum[i] = 0.0f;
   }
-  const int nk = ceil_div(p, ATT_BK);
   for (int jt = 0; jt < nk; jt++) {
-    const int j0 = jt * ATT_BK, bk = min_int(ATT_BK, p - j0);
+    const int j0 = jt * ATT_TILE, bk = min_int(ATT_TILE, p - j0);
     cpu_sgemm(false, true, bq, bk, d, s->scale, qt, d, kt + (size_t)j0 * d, d, 0.0f, st,
-              ATT_BK);
+              ATT_TILE);
     softmax_tile(st, bq, bk, mx, sum, corr);
     if (jt)
       scale_rows(acc, bq, dv, dv, corr);
-    cpu_sgemm(false, false, bq, dv, bk, 1.0f, st, ATT_BK, vt + (size_t)j0 * dv, dv,
+    cpu_sgemm(false, false, bq, dv, bk, 1.0f, st, ATT_TILE, vt + (size_t)j0 * dv, dv,
               jt ? 1.0f : 0.0f, acc, dv);
   }
   for (int i = 0; i < bq; i++) {
@@ -244,13 +254,13 @@ static void fused_forward_tile(const attention_shape *s, const float *q, const f
     lse[i0 + i] = mx[i] + logf(sum[i]);
   }
   scale_rows(acc, bq, dv, dv, corr);
-  transpose(acc, dv, bq, dv, out + i0, p);
+  transpose(acc, dv, bq, dv, out + i0, p, false);
 }
 
 dnl_status cpu_attention_fused_forward(const attention_shape *s, const float *q,
                                        const float *k, const float *v, float *out, float *lse,
                                        void *ws) {
-  const int p = s->p, threads = omp_get_max_threads(), bq = query_tile(s, threads);
+  const int p = s->p, threads = omp_get_max_threads(), bq = outer_tile(s, threads);
   const int nq = ceil_div(p, bq);
   float *kt = ws, *vt = kt + lines((size_t)s->n * p * s->d);
   float *scratch = (float *)ws + kv_floats(s);
@@ -280,7 +290,7 @@ dnl_status cpu_attention_fused_forward(const attention_shape *s, const float *q,
 VECTOR_CLONES static void dsoftmax_tile(float *pt, float *ds, int bq, int bk, const float *lse,
                                         const float *dd, float scale) {
   for (int i = 0; i < bq; i++) {
-    float *pr = pt + (size_t)i * ATT_BK, *dr = ds + (size_t)i * ATT_BK;
+    float *pr = pt + (size_t)i * ATT_TILE, *dr = ds + (size_t)i * ATT_TILE;
     const float l = lse[i], di = dd[i];
 #pragma omp simd
     for (int j = 0; j < bk; j++) {
@@ -290,60 +300,83 @@ VECTOR_CLONES static void dsoftmax_tile(float *pt, float *ds, int bq, int bk, co
   }
 }
 
-/* dd[i] = sum_c out[c, i] dout[c, i] over a tile of channel-major columns */
-VECTOR_CLONES static void row_dots(const float *out, const float *dout, int p, int dv, int bq,
+/* dd[i] = sum_c out[c, i] dout[c, i] over a block of channel-major columns */
+VECTOR_CLONES static void row_dots(const float *out, const float *dout, int p, int dv, int w,
                                    float *dd) {
-  memset(dd, 0, (size_t)bq * sizeof(float));
+  memset(dd, 0, (size_t)w * sizeof(float));
   for (int c = 0; c < dv; c++) {
     const float *oc = out + (size_t)c * p, *gc = dout + (size_t)c * p;
 #pragma omp simd
-    for (int i = 0; i < bq; i++)
+    for (int i = 0; i < w; i++)
       dd[i] += oc[i] * gc[i];
   }
 }
 
+VECTOR_CLONES static void add_floats(float *y, const float *x, size_t n) {
+#pragma omp simd
+  for (size_t i = 0; i < n; i++)
+    y[i] += x[i];
+}
+
 typedef struct fused_sample {
-  const float *q, *kt, *vt, *out, *lse, *dout; /* of one sample */
-  float *dq, *dk, *dv;                         /* NULL ones skipped */
-  omp_lock_t *locks;                           /* of the sample's key tiles */
+  const float *k, *v;             /* [d, p], [dv, p] channel-major */
+  const float *qt, *dot, *lse, *dd; /* [p, d], [p, dv] position-major; [p], [p] */
+  float *dqt;                     /* [p, d] position-major accumulator, or NULL */
+  float *dk, *dv;                 /* channel-major outputs, or NULL */
+  omp_lock_t *locks;              /* of the sample's query tiles (dqt rows) */
 } fused_sample;
 
-/* The gradient contributions of query tile [i0, i0 + bq) of one sample. */
-static void fused_backward_tile(const attention_shape *s, const fused_sample *f, int i0, int bq,
+/* The gradients through key tile [j0, j0 + bk) of one sample. */
+static void fused_backward_tile(const attention_shape *s, const fused_sample *f, int j0, int bk,
                                 int stagger, float *scratch) {
-  const int p = s->p, d = s->d, dv = s->dv, nk = ceil_div(p, ATT_BK);
-  float *qt = scratch;                               /* [bq, d] */
-  float *dqt = qt + lines((size_t)ATT_BQ * d);       /* [bq, d] */
-  float *dot = dqt + lines((size_t)ATT_BQ * d);      /* [bq, dv] */
-  float *pt = dot + lines((size_t)ATT_BQ * dv);      /* probabilities [bq, ATT_BK] */
-  float *ds = pt + lines((size_t)ATT_BQ * ATT_BK);   /* dP, then dS */
-  float *dd = ds + lines((size_t)ATT_BQ * ATT_BK);   /* D [bq] */
-  transpose(f->q + i0, p, d, bq, qt, d);
-  transpose(f->dout + i0, p, dv, bq, dot, dv);
-  row_dots(f->out + i0, f->dout + i0, p, dv, bq, dd);
-  for (int step = 0; step < nk; step++) {
-    const int jt = (stagger + step) % nk, j0 = jt * ATT_BK, bk = min_int(ATT_BK, p - j0);
-    const float *ktj = f->kt + (size_t)j0 * d, *vtj = f->vt + (size_t)j0 * dv;
-    cpu_sgemm(false, true, bq, bk, d, s->scale, qt, d, ktj, d, 0.0f, pt, ATT_BK);
-    cpu_sgemm(false, true, bq, bk, dv, 1.0f, dot, dv, vtj, dv, 0.0f, ds, ATT_BK);
-    dsoftmax_tile(pt, ds, bq, bk, f->lse + i0, dd, s->scale);
-    if (f->dq)
-      cpu_sgemm(false, false, bq, d, bk, 1.0f, ds, ATT_BK, ktj, d, step ? 1.0f : 0.0f, dqt, d);
-    if (!f->dk && !f->dv)
-      continue;
-    omp_set_lock(&f->locks[jt]);
+  const int p = s->p, d = s->d, dv = s->dv, nq = ceil_div(p, ATT_TILE);
+  float *kt = scratch;                                  /* [bk, d] */
+  float *dkt = kt + lines((size_t)ATT_TILE * d);        /* [bk, d] */
+  float *dqc = dkt + lines((size_t)ATT_TILE * d);       /* a dQ contribution [bq, d] */
+  float *vt = dqc + lines((size_t)ATT_TILE * d);        /* [bk, dv] */
+  float *dvt = vt + lines((size_t)ATT_TILE * dv);       /* [bk, dv] */
+  float *pt = dvt + lines((size_t)ATT_TILE * dv);       /* probabilities [bq, ATT_TILE] */
+  float *ds = pt + lines((size_t)ATT_TILE * ATT_TILE);  /* dP, then dS */
+  transpose(f->k + j0, p, d, bk, kt, d, false);
+  transpose(f->v + j0, p, dv, bk, vt, dv, false);
+  for (int step = 0; step < nq; step++) {
+    const int it = (stagger + step) % nq, i0 = it * ATT_TILE, bq = min_int(ATT_TILE, p - i0);
+    const float *qi = f->qt + (size_t)i0 * d, *doi = f->dot + (size_t)i0 * dv;
+    const float beta = step ? 1.0f : 0.0f;
+    cpu_sgemm(false, true, bq, bk, d, s->scale, qi, d, kt, d, 0.0f, pt, ATT_TILE);
+    cpu_sgemm(false, true, bq, bk, dv, 1.0f, doi, dv, vt, dv, 0.0f, ds, ATT_TILE);
+    dsoftmax_tile(pt, ds, bq, bk, f->lse + i0, f->dd + i0, s->scale);
     if (f->dv)
-      cpu_sgemm(true, false, dv, bk, bq, 1.0f, dot, dv, pt, ATT_BK, 1.0f, f->dv + j0, p);
+      cpu_sgemm(true, false, bk, dv, bq, 1.0f, pt, ATT_TILE, doi, dv, beta, dvt, dv);
     if (f->dk)
-      cpu_sgemm(true, false, d, bk, bq, 1.0f, qt, d, ds, ATT_BK, 1.0f, f->dk + j0, p);
-    omp_unset_lock(&f->locks[jt]);
+      cpu_sgemm(true, false, bk, d, bq, 1.0f, ds, ATT_TILE, qi, d, beta, dkt, d);
+    if (!f->dqt)
+      continue;
+    cpu_sgemm(false, false, bq, d, bk, 1.0f, ds, ATT_TILE, kt, d, 0.0f, dqc, d);
+    omp_set_lock(&f->locks[it]);
+    add_floats(f->dqt + (size_t)i0 * d, dqc, (size_t)bq * d);
+    omp_unset_lock(&f->locks[it]);
   }
-  if (!f->dq)
-    return;
-  for (int c = 0; c < d; c++) {
-    float *g = f->dq + (size_t)c * p + i0;
-    for (int i = 0; i < bq; i++)
-      g[i] += dqt[(size_t)i * d + c];
+  if (f->dv)
+    transpose(dvt, dv, bk, dv, f->dv + j0, p, true);
+  if (f->dk)
+    transpose(dkt, d, bk, d, f->dk + j0, p, true);
+}
+
+/* Position blocks of one call: Q and dO transposed, D, the dQ accumulator
+ * zeroed; called by every thread of a parallel region. */
+static void backward_prepare(const attention_shape *s, const float *q, const float *out,
+                             const float *dout, float *qt, float *dot, float *dd, float *dqt) {
+  const int p = s->p, d = s->d, dv = s->dv, nb = ceil_div(p, ATT_BT);
+#pragma omp for schedule(static)
+  for (long t = 0; t < (long)s->n * nb; t++) {
+    const int b = (int)(t / nb), i0 = (int)(t % nb) * ATT_BT, w = min_int(ATT_BT, p - i0);
+    const size_t at = (size_t)b * p + i0;
+    transpose(q + (size_t)b * d * p + i0, p, d, w, qt + at * d, d, false);
+    transpose(dout + (size_t)b * dv * p + i0, p, dv, w, dot + at * dv, dv, false);
+    row_dots(out + (size_t)b * dv * p + i0, dout + (size_t)b * dv * p + i0, p, dv, w, dd + at);
+    if (dqt)
+      memset(dqt + at * d, 0, (size_t)w * d * sizeof(float));
   }
 }
 
@@ -351,13 +384,15 @@ dnl_status cpu_attention_fused_backward(const attention_shape *s, const float *q
                                         const float *k, const float *v, const float *out,
                                         const float *lse, const float *dout, float *dq,
                                         float *dk, float *dv, void *ws) {
-  const int p = s->p, threads = omp_get_max_threads(), bq = query_tile(s, threads);
-  const int nq = ceil_div(p, bq), nk = ceil_div(p, ATT_BK);
-  float *kt = ws, *vt = kt + lines((size_t)s->n * p * s->d);
-  float *scratch = (float *)ws + kv_floats(s);
+  const int p = s->p, d = s->d, threads = omp_get_max_threads(), bk = outer_tile(s, threads);
+  const int nk = ceil_div(p, bk), nq = ceil_div(p, ATT_TILE), nb = ceil_div(p, ATT_BT);
+  const size_t np = (size_t)s->n * p;
+  float *qt = ws, *dot = qt + lines(np * d), *dd = dot + lines(np * s->dv);
+  float *dqt = dq ? dd + lines(np) : NULL;
+  float *scratch = (float *)ws + bwd_global_floats(s);
   const size_t per_thread = bwd_floats(s);
   omp_lock_t *locks = (omp_lock_t *)(scratch + (size_t)threads * per_thread);
-  const long nlocks = (long)s->n * nk, tiles = (long)s->n * nq;
+  const long nlocks = (long)s->n * nq, tiles = (long)s->n * nk;
   const bool parallel = (size_t)s->n * p * p > CPU_PARALLEL_MIN;
   for (long i = 0; i < nlocks; i++)
     omp_init_lock(&locks[i]);
@@ -365,18 +400,25 @@ dnl_status cpu_attention_fused_backward(const attention_shape *s, const float *q
   openblas_set_num_threads(1);
 #pragma omp parallel num_threads(threads) if (parallel)
   {
-    transpose_kv(s, k, v, kt, vt);
+    backward_prepare(s, q, out, dout, qt, dot, dd, dqt);
     float *mine = scratch + per_thread * (size_t)omp_get_thread_num();
 #pragma omp for schedule(dynamic, 1)
     for (long t = 0; t < tiles; t++) {
-      const int b = (int)(t / nq), it = (int)(t % nq);
-      const size_t qo = (size_t)b * s->d * p, vo = (size_t)b * s->dv * p;
-      const fused_sample f = {.q = q + qo, .kt = kt + qo, .vt = vt + vo, .out = out + vo,
-                              .lse = lse + (size_t)b * p, .dout = dout + vo,
-                              .dq = dq ? dq + qo : NULL, .dk = dk ? dk + qo : NULL,
-                              .dv = dv ? dv + vo : NULL, .locks = locks + (size_t)b * nk};
-      fused_backward_tile(s, &f, it * bq, min_int(bq, p - it * bq), (int)((long)it * nk / nq),
-                          mine);
+      const int b = (int)(t / nk), jt = (int)(t % nk), j0 = jt * bk;
+      const size_t ko = (size_t)b * d * p, vo = (size_t)b * s->dv * p, at = (size_t)b * p;
+      const fused_sample f = {.k = k + ko, .v = v + vo, .qt = qt + at * d,
+                              .dot = dot + at * s->dv, .lse = lse + at, .dd = dd + at,
+                              .dqt = dqt ? dqt + at * d : NULL, .dk = dk ? dk + ko : NULL,
+                              .dv = dv ? dv + vo : NULL, .locks = locks + (size_t)b * nq};
+      fused_backward_tile(s, &f, j0, min_int(bk, p - j0), (int)((long)jt * nq / nk), mine);
+    }
+    if (dq) {
+#pragma omp for schedule(static)
+      for (long t = 0; t < (long)s->n * nb; t++) {
+        const int b = (int)(t / nb), i0 = (int)(t % nb) * ATT_BT, w = min_int(ATT_BT, p - i0);
+        transpose(dqt + ((size_t)b * p + i0) * d, d, w, d, dq + (size_t)b * d * p + i0, p,
+                  true);
+      }
     }
   }
   openblas_set_num_threads(blas_threads);
