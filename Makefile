@@ -125,7 +125,8 @@ test: $(TEST_BIN) all
 SAN_LOG := build/asan/sanitizer-reports
 asan:
 	@rm -rf $(SAN_LOG) && mkdir -p $(SAN_LOG)
-	@ASAN_OPTIONS=$${ASAN_OPTIONS:+$$ASAN_OPTIONS:}log_path=$(CURDIR)/$(SAN_LOG)/asan \
+	@ASAN_OPTIONS=$${ASAN_OPTIONS:+$$ASAN_OPTIONS:}log_path=$(CURDIR)/$(SAN_LOG)/asan:fast_unwind_on_malloc=0 \
+	  LSAN_OPTIONS=$${LSAN_OPTIONS:+$$LSAN_OPTIONS:}suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	  UBSAN_OPTIONS=$${UBSAN_OPTIONS:+$$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$(CURDIR)/$(SAN_LOG)/ubsan \
 	  $(MAKE) MODE=asan test; rc=$$?; \
 	if [ -n "$$(ls -A $(SAN_LOG))" ]; then \
