@@ -140,8 +140,8 @@ dnl_status dist_check_same(dist *d, uint64_t value, const char *what) {
   free(all);
   if (!differ)
     return DNL_OK;
-  return dnl_error(DNL_ERR_ARG, "%s differs from rank 0's on %d rank%s (%s) of %d", what,
-                   differ, differ > 1 ? "s" : "", list, size);
+  return dnl_error(DNL_ERR_ARG, "%s: rank%s %s of %d differ%s from rank 0", what,
+                   differ > 1 ? "s" : "", list, size, differ > 1 ? "" : "s");
 }
 
 void dist_abort(dist *d, int code) {

@@ -70,8 +70,8 @@ dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all,
                           const char *what);
 dnl_status dist_barrier(dist *d, const char *what);
 
-/* DNL_ERR_ARG naming the ranks whose value differs from rank 0's ("ranks 1, 3
- * of 4 differ from rank 0 in <what>"); every rank gets the same verdict. */
+/* DNL_ERR_ARG naming the ranks whose value differs from rank 0's ("<what>:
+ * ranks 1, 3 of 4 differ from rank 0"); every rank gets the same verdict. */
 dnl_status dist_check_same(dist *d, uint64_t value, const char *what);
 
 /* Ends every rank of the job at once (a rank failed alone, so the others may

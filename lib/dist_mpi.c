@@ -25,13 +25,12 @@ static double now_seconds(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static dnl_status mpi_failed(const dist *d, int rc, const char *call, const char *what) {
+static dnl_status mpi_failed(int rc, const char *call, const char *what) {
   char msg[MPI_MAX_ERROR_STRING];
   int len = 0;
   if (MPI_Error_string(rc, msg, &len) != MPI_SUCCESS)
     snprintf(msg, sizeof msg, "MPI error %d", rc);
-  return dnl_error(DNL_ERR_IO, "rank %d of %d: %s of %s: %s", d->rank, d->size, call, what,
-                   msg);
+  return dnl_error(DNL_ERR_IO, "%s of %s: %s", call, what, msg);
 }
 
 static dnl_status wait_for(dist *d, MPI_Request *req, const char *call, const char *what) {
@@ -40,16 +39,16 @@ static dnl_status wait_for(dist *d, MPI_Request *req, const char *call, const ch
     int done = 0;
     int rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS)
-      return mpi_failed(d, rc, call, what);
+      return mpi_failed(rc, call, what);
     if (done)
       return DNL_OK;
     if (polls < SPIN_POLLS)
       continue;
     if (now_seconds() - start > d->timeout)
       return dnl_error(DNL_ERR_IO,
-                       "rank %d of %d: %s of %s: the other ranks did not take part within "
-                       "%g s; one of them died or hangs (DNL_DIST_TIMEOUT sets the limit)",
-                       d->rank, d->size, call, what, d->timeout);
+                       "%s of %s: the other ranks did not take part within %g s; one of "
+                       "them died or hangs (DNL_DIST_TIMEOUT sets the limit)",
+                       call, what, d->timeout);
     sched_yield();
   }
 }
@@ -67,7 +66,7 @@ static dnl_status mpi_allreduce_sum(dist *d, void *buf, size_t count, dist_type 
     MPI_Request req;
     int rc = MPI_Iallreduce(MPI_IN_PLACE, p, n, mpi_type(type), MPI_SUM, MPI_COMM_WORLD, &req);
     if (rc != MPI_SUCCESS)
-      return mpi_failed(d, rc, "all-reduce", what);
+      return mpi_failed(rc, "all-reduce", what);
     DNL_TRY(wait_for(d, &req, "all-reduce", what));
     p += (size_t)n * elem;
     count -= (size_t)n;
@@ -84,7 +83,7 @@ static dnl_status mpi_allgather(dist *d, const void *mine, size_t bytes, void *a
   int rc = MPI_Iallgather(mine, (int)bytes, MPI_BYTE, all, (int)bytes, MPI_BYTE, MPI_COMM_WORLD,
                           &req);
   if (rc != MPI_SUCCESS)
-    return mpi_failed(d, rc, "all-gather", what);
+    return mpi_failed(rc, "all-gather", what);
   return wait_for(d, &req, "all-gather", what);
 }
 

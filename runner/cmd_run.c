@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/checkpoint.h"
+#include "lib/dist.h"
 #include "runner/evaluate.h"
 #include "runner/train.h"
 
@@ -58,25 +59,65 @@ static int fail(const char *cmd, session *s) {
   return 1;
 }
 
+/* The failure of a command run by several ranks (mpirun). One that every rank
+ * met alike is reported by rank 0, and the ranks end together once rank 0 has
+ * finished its files (the launcher ends the job when a rank exits non-zero). A
+ * rank's own failure is reported by that rank and ends the whole job at once:
+ * the others may be waiting for it in a collective. */
+static int fail_ranks(const char *cmd, session *s, dist *d, bool alike) {
+  if (dist_size(d) == 1) {
+    int rc = fail(cmd, s);
+    dist_close(d);
+    return rc;
+  }
+  if (!alike)
+    fprintf(stderr, "runner %s: rank %d of %d: %s\n", cmd, d->rank, d->size, dnl_last_error());
+  else if (d->rank == 0)
+    fprintf(stderr, "runner %s: %s\n", cmd, dnl_last_error());
+  session_close(s);
+  if (!alike || dist_barrier(d, "the end of the failed run") != DNL_OK)
+    dist_abort(d, 1);
+  dist_close(d);
+  return 1;
+}
+
+/* The communicator of this process (several ranks under mpirun); NULL after
+ * printing why it cannot be had. */
+static dist *open_ranks(const char *cmd) {
+  dist *d;
+  if (dist_open(&d) != DNL_OK) {
+    fprintf(stderr, "runner %s: %s\n", cmd, dnl_last_error());
+    return NULL;
+  }
+  return d;
+}
+
 int cmd_train(int argc, char **argv) {
   static const char usage[] =
       "usage: runner train CONFIG [--resume] [--quiet] [--set key=value]...\n"
       "  trains and evaluates one run; results/<name>.h5 and its checkpoint\n"
-      "  --resume  continue from the run's checkpoint (bit-identical on the CPU)\n";
+      "  --resume  continue from the run's checkpoint (bit-identical on the CPU)\n"
+      "  mpirun -np N runner train ...  trains data-parallel on N ranks\n"
+      "  (docs/distributed.md)\n";
   run_args a;
   int rc = parse_args(argc, argv, &a, usage);
   if (rc)
     return rc == 1 ? 0 : rc;
+  dist *d = open_ranks("train");
+  if (!d)
+    return 1;
   session s;
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK)
-    return fail("train", &s);
-  train_options opt = {.resume = a.resume, .quiet = a.quiet};
+    return fail_ranks("train", &s, d, false);
+  s.ctx.dist = d->size > 1 ? d : NULL;
+  train_options opt = {.resume = a.resume, .quiet = a.quiet || d->rank > 0};
   dnl_status st = train_run(&s, &opt);
   if (st != DNL_OK)
-    return fail("train", &s);
-  if (!a.quiet)
+    return fail_ranks("train", &s, d, s.failed_alike);
+  if (!opt.quiet)
     fprintf(stderr, "finished: %s\n", s.result_path);
   session_close(&s);
+  dist_close(d);
   return 0;
 }
 
@@ -93,16 +134,28 @@ int cmd_eval(int argc, char **argv) {
     fprintf(stderr, "runner eval: missing --checkpoint FILE\n%s", usage);
     return 2;
   }
+  dist *d = open_ranks("eval");
+  if (!d)
+    return 1;
   session s;
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK ||
       session_open_data(&s, false, true) != DNL_OK ||
       session_build_net(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
       checkpoint_load(a.checkpoint, &s.ps, NULL) != DNL_OK)
-    return fail("eval", &s);
+    return fail_ranks("eval", &s, d, false);
+  /* under mpirun the ranks share the images; rank 0 prints */
+  s.ctx.dist = d->size > 1 ? d : NULL;
+  const bool lead = d->rank == 0;
   infer_opts o;
   eval_result er;
-  if (eval_options(&s.cfg, &o) != DNL_OK || evaluate(&s, &o, !a.quiet, &er) != DNL_OK)
-    return fail("eval", &s);
+  if (eval_options(&s.cfg, &o) != DNL_OK || evaluate(&s, &o, !a.quiet && lead, &er) != DNL_OK)
+    return fail_ranks("eval", &s, d, false);
+  if (!lead) {
+    eval_result_free(&er);
+    session_close(&s);
+    dist_close(d);
+    return 0;
+  }
   printf("%-24s %8s\n", "class", "IoU %");
   for (int i = 0; i < s.cfg.net.classes; i++)
     printf("%-24s %8.2f\n", dataset_class_name(s.val_ds, i), 100 * er.class_iou[i]);
@@ -110,6 +163,7 @@ int cmd_eval(int argc, char **argv) {
          100 * er.pixel_acc, er.images, s.cfg.eval_mode, s.cfg.eval_flip ? " + flip" : "");
   eval_result_free(&er);
   session_close(&s);
+  dist_close(d);
   return 0;
 }
 

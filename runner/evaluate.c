@@ -8,6 +8,7 @@
 
 #include "data/augment.h"
 #include "data/loader.h"
+#include "lib/dist.h"
 #include "runner/attention_stats.h"
 
 dnl_status eval_options(const run_config *cfg, infer_opts *o) {
@@ -27,6 +28,17 @@ void eval_result_free(eval_result *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* Data-parallel ranks evaluate images rank, rank + world, ... and sum their
+ * confusion matrices, so that every rank gets the scores of the whole set. */
+static dnl_status sum_over_ranks(dist *d, eval_result *out) {
+  const int k = out->conf.classes;
+  DNL_TRY(dist_allreduce_sum(d, out->conf.counts, (size_t)k * k, DIST_I64, "confusion matrix"));
+  int64_t images = out->images;
+  DNL_TRY(dist_allreduce_sum(d, &images, 1, DIST_I64, "evaluated images"));
+  out->images = (long)images;
+  return DNL_OK;
+}
+
 dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_result *out) {
   memset(out, 0, sizeof *out);
   const int k = s->cfg.net.classes;
@@ -34,14 +46,21 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
   out->class_iou = calloc((size_t)k, sizeof *out->class_iou);
   if (!out->class_iou)
     return dnl_error(DNL_ERR_NOMEM, "eval: %d classes", k);
+  dist *d = s->ctx.dist;
+  const int rank = dist_rank(d), world = dist_size(d);
   loader_config lc;
   DNL_TRY(loader_config_init(&lc, s->val_ds, LOADER_EVAL));
   lc.workers = 1;
+  lc.rank = rank;
+  lc.world = world;
   loader *ld;
   DNL_TRY(loader_create(&lc, &ld));
   long total = loader_num_batches(ld);
-  if (s->cfg.eval_limit > 0 && s->cfg.eval_limit < total)
-    total = s->cfg.eval_limit;
+  /* this rank's images among the first eval.limit ones */
+  const long limit = s->cfg.eval_limit;
+  const long mine = limit > rank ? (limit - 1 - rank) / world + 1 : 0;
+  if (limit > 0 && mine < total)
+    total = mine;
   float *logits = NULL;
   int32_t *pred = NULL;
   size_t cap = 0;
@@ -79,6 +98,7 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
   loader_destroy(ld);
   if (st != DNL_OK)
     return dnl_error_context(st, "evaluation on %s/%s", s->cfg.root, s->cfg.val_split);
+  DNL_TRY(sum_over_ranks(d, out));
   confusion_scores(&out->conf, out->class_iou, &out->miou, &out->pixel_acc);
   return DNL_OK;
 }

@@ -19,7 +19,9 @@ typedef struct eval_result {
 dnl_status eval_options(const run_config *cfg, infer_opts *o);
 
 /* Whole validation split (or its first cfg.eval_limit images); progress on
- * stderr when show_progress. Free the result with eval_result_free. */
+ * stderr when show_progress. With several ranks in s->ctx.dist, each rank
+ * evaluates its share and all get the whole set's result. Free the result
+ * with eval_result_free. */
 dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_result *out);
 void eval_result_free(eval_result *r);
 

@@ -24,6 +24,7 @@ typedef struct session {
   layer_ctx ctx;
   rng dropout_rng;
   char result_path[1200], checkpoint_path[1200];
+  bool failed_alike; /* train_run's failure happened alike on every data-parallel rank */
 } session;
 
 /* Parses a "key=value" override (value in libconfig syntax, strings may be bare

@@ -13,6 +13,7 @@
 #include "data/fsutil.h"
 #include "data/loader.h"
 #include "lib/checkpoint.h"
+#include "lib/dist.h"
 #include "lib/layers/loss.h"
 #include "lib/results.h"
 #include "lib/version.h"
@@ -33,7 +34,9 @@ static double now_seconds(void) {
 }
 
 typedef struct step_result {
-  float loss, loss_main, loss_aux;
+  float loss, loss_main, loss_aux; /* of the global batch */
+  bool interrupted;                /* a signal reached some rank (all ranks agree) */
+  double allreduce_seconds;        /* in the gradient all-reduce */
 } step_result;
 
 /* Device buffers of a step that persist across iterations. */
@@ -65,35 +68,81 @@ static dnl_status upload_batch(session *s, const loader_batch *b, step_buffers *
   return be->memcpy(sb->labels, be->device, b->labels, DEVICE_CPU, npix * sizeof(int32_t));
 }
 
+/* Sum of the class weights of the batch's valid pixels: the denominator of its
+ * mean CE loss. */
+static double label_weight_sum(const run_config *c, const loader_batch *b) {
+  const size_t npix = (size_t)b->n * b->h * b->w;
+  double sum = 0.0;
+  for (size_t i = 0; i < npix; i++) {
+    const int32_t y = b->labels[i];
+    if (y < 0 || y == LOSS_IGNORE_LABEL)
+      continue;
+    sum += !c->n_class_weights ? 1.0 : y < c->n_class_weights ? c->class_weights[y] : 0.0;
+  }
+  return sum;
+}
+
+/* Data-parallel ranks sum their gradients, so each rank's loss enters with its
+ * share of the global batch's loss. The CE loss is a mean over the global
+ * batch's pixels (weighted by class): rank r's mean counts with r's weight sum
+ * over the global sum, which makes the ranks' sum exactly one process's loss.
+ * OHEM selects and averages its hard pixels per rank, as the published
+ * multi-GPU code does, so its ranks' losses count equally (docs/distributed.md). */
+static dnl_status ce_share(session *s, const loader_batch *b, double *share) {
+  *share = 1.0;
+  if (dist_size(s->ctx.dist) == 1)
+    return DNL_OK;
+  const double mine = label_weight_sum(&s->cfg, b);
+  double total = mine;
+  DNL_TRY(dist_allreduce_sum(s->ctx.dist, &total, 1, DIST_F64, "loss weights"));
+  *share = total > 0.0 ? mine / total : 0.0;
+  return DNL_OK;
+}
+
 static dnl_status train_step(session *s, const loader_batch *b, step_buffers *sb, double lr,
                              step_result *out) {
   const run_config *c = &s->cfg;
+  dist *d = s->ctx.dist;
   arena_reset(&s->act);
   DNL_TRY(params_zero_grad(&s->ps));
   DNL_TRY(upload_batch(s, b, sb));
+  double share;
+  DNL_TRY(ce_share(s, b, &share));
+  const double main_share = c->ohem ? 1.0 / dist_size(d) : share;
   s->ctx.training = true;
   tensor logits, aux;
   DNL_TRY(segnet_forward(&s->net, &s->ctx, &sb->images, &logits, &aux));
   loss_config lc = {.class_weights = sb->class_weights, .ignore_label = LOSS_IGNORE_LABEL,
                     .ohem_thresh = (float)c->ohem_thresh, .ohem_min_kept = c->ohem_min_kept};
   tensor dlogits, daux;
+  float loss_main, loss_aux = 0.0f;
   DNL_TRY(layer_ctx_zeros_like(&s->ctx, &dlogits, &logits));
   if (c->ohem)
-    DNL_TRY(ohem_ce_loss(&s->ctx, &lc, &logits, sb->labels, 1.0f, &out->loss_main, &dlogits));
+    DNL_TRY(ohem_ce_loss(&s->ctx, &lc, &logits, sb->labels, (float)main_share, &loss_main,
+                         &dlogits));
   else
-    DNL_TRY(ce_loss(&s->ctx, &lc, &logits, sb->labels, 1.0f, &out->loss_main, &dlogits));
-  out->loss_aux = 0.0f;
+    DNL_TRY(ce_loss(&s->ctx, &lc, &logits, sb->labels, (float)main_share, &loss_main,
+                    &dlogits));
   const tensor *daux_p = NULL;
   if (aux.data) {
     DNL_TRY(layer_ctx_zeros_like(&s->ctx, &daux, &aux));
-    DNL_TRY(ce_loss(&s->ctx, &lc, &aux, sb->labels, (float)c->aux_weight, &out->loss_aux,
+    DNL_TRY(ce_loss(&s->ctx, &lc, &aux, sb->labels, (float)(c->aux_weight * share), &loss_aux,
                     &daux));
     daux_p = &daux;
   }
+  /* the global batch's losses, and whether to stop, the same on every rank */
+  double sums[3] = {main_share * loss_main, share * loss_aux, train_interrupted ? 1.0 : 0.0};
+  DNL_TRY(dist_allreduce_sum(d, sums, 3, DIST_F64, "losses"));
+  out->loss_main = (float)sums[0];
+  out->loss_aux = (float)sums[1];
+  out->interrupted = sums[2] > 0.0;
   out->loss = out->loss_main + (float)c->aux_weight * out->loss_aux;
   if (!isfinite(out->loss))
     return dnl_error(DNL_ERR_NUMERIC, "loss is %s", isnan(out->loss) ? "NaN" : "infinite");
   DNL_TRY(segnet_backward(&s->net, &s->ctx, &dlogits, daux_p));
+  const double t = now_seconds();
+  DNL_TRY(dist_allreduce_sum(d, s->ps.grads, s->ps.total, DIST_F32, "gradients"));
+  out->allreduce_seconds = now_seconds() - t;
   DNL_TRY(params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay));
   /* a finite loss can still come with an Inf gradient: never go on (or save a
    * checkpoint) with weights that are no longer numbers */
@@ -138,7 +187,10 @@ static dnl_status loader_for(session *s, loader_pos start, loader **out) {
   const run_config *c = &s->cfg;
   loader_config lc;
   DNL_TRY(loader_config_init(&lc, s->train_ds, LOADER_TRAIN));
-  lc.batch_size = c->batch;
+  /* data.batch is the global batch: each rank loads its share of it */
+  lc.batch_size = c->batch / dist_size(s->ctx.dist);
+  lc.rank = dist_rank(s->ctx.dist);
+  lc.world = dist_size(s->ctx.dist);
   lc.augment.crop_w = lc.augment.crop_h = c->crop;
   lc.augment.flip = c->flip;
   lc.augment.random_resize = c->random_resize;
@@ -178,7 +230,8 @@ static dnl_status mkdirs_for(const char *path) {
   return st;
 }
 
-/* report: print the scores; tty: also the per-image progress */
+/* Every rank evaluates its share; rf (rank 0's, else NULL) gets the row.
+ * report: print the scores; tty: also the per-image progress */
 static dnl_status run_eval(session *s, results_file *rf, long iter, bool report, bool tty) {
   infer_opts o;
   DNL_TRY(eval_options(&s->cfg, &o));
@@ -194,7 +247,7 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
     iou[i] = (float)er.class_iou[i];
   results_eval_row row = {.iter = iter, .miou = er.miou, .pixel_acc = er.pixel_acc,
                           .class_iou = iou, .confusion = er.conf.counts};
-  dnl_status st = results_append_eval(rf, &row);
+  dnl_status st = rf ? results_append_eval(rf, &row) : DNL_OK;
   if (report)
     fprintf(stderr, "%s  eval at %ld: mIoU %.2f%%  pixel acc %.2f%%  (%ld images)\n",
             tty ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc,
@@ -212,25 +265,123 @@ static dnl_status save_checkpoint(session *s, long iter, loader *ld) {
   return checkpoint_save(s->checkpoint_path, &s->ps, &meta);
 }
 
+/* The ranks of a data-parallel run check that they can train together before
+ * anything else; every rank reaches the same verdict. */
+static dnl_status check_ranks(session *s) {
+  const run_config *c = &s->cfg;
+  dist *d = s->ctx.dist;
+  const int world = dist_size(d);
+  if (world == 1)
+    return DNL_OK;
+  if (c->batch % world)
+    return dnl_error(DNL_ERR_ARG,
+                     "data.batch = %d is the global batch: it must be divisible by the %d "
+                     "ranks",
+                     c->batch, world);
+  if (s->be->device != DEVICE_CPU)
+    return dnl_error(DNL_ERR_UNSUPPORTED,
+                     "data-parallel training on device %s: the MPI communicator sums host "
+                     "memory, the %s backend needs NCCL, which this build lacks",
+                     device_name(s->be->device), s->be->name);
+  const char *version = dnl_version();
+  uint64_t h = dist_hash(DIST_HASH_INIT, s->config_text, strlen(s->config_text));
+  h = dist_hash(h, version, strlen(version));
+  dnl_status st = dist_check_same(d, h, "the resolved config (or the program version)");
+  if (st != DNL_OK)
+    return dnl_error_context(st, "start every rank with the same CONFIG and --set options");
+  return DNL_OK;
+}
+
+/* The ranks' weights stay identical (same start, same summed steps); a
+ * difference means they no longer train one model. CPU memory (check_ranks). */
+static dnl_status check_weights(session *s, const char *when) {
+  if (dist_size(s->ctx.dist) == 1)
+    return DNL_OK;
+  char what[128];
+  snprintf(what, sizeof what, "the weights %s", when);
+  return dist_check_same(s->ctx.dist,
+                         dist_hash(DIST_HASH_INIT, s->ps.values, s->ps.total * sizeof(float)),
+                         what);
+}
+
+/* A failure that every rank meets alike (a collective check, or the same
+ * computation on the same numbers): the ranks can end together. */
+static dnl_status alike(session *s, dnl_status st) {
+  if (st != DNL_OK)
+    s->failed_alike = true;
+  return st;
+}
+
+/* Weights from the checkpoint (resume) or model.init; then rank 0's result
+ * file, resumed or new. */
+static dnl_status start_run(session *s, bool resume, const results_info *info,
+                            results_file *rf, long *start_iter, loader_pos *start,
+                            bool quiet) {
+  const run_config *c = &s->cfg;
+  const bool lead = dist_rank(s->ctx.dist) == 0;
+  if (resume) {
+    checkpoint_meta meta;
+    DNL_TRY(checkpoint_load(s->checkpoint_path, &s->ps, &meta));
+    *start_iter = meta.iteration;
+    s->dropout_rng = meta.rng_state;
+    start->epoch = meta.loader_epoch;
+    start->batch = meta.loader_index;
+    checkpoint_meta_free(&meta);
+  } else if (c->init[0]) {
+    /* rank 0 reports what it loaded */
+    FILE *log = lead ? stderr : fopen("/dev/null", "w");
+    dnl_status st = model_init_load(&s->ps, c->init, log ? log : stderr);
+    if (log && log != stderr)
+      fclose(log);
+    DNL_TRY(st);
+  }
+  DNL_TRY(alike(s, check_weights(s, "at the start")));
+  if (!lead)
+    return DNL_OK;
+  if (!resume)
+    return results_create(rf, s->result_path, info);
+  if (access(s->result_path, R_OK) == 0) {
+    DNL_TRY(results_resume(rf, s->result_path, *start_iter));
+  } else {
+    fprintf(stderr, "%s: result file missing: a new one starts at iteration %ld\n",
+            s->result_path, *start_iter);
+    DNL_TRY(results_create(rf, s->result_path, info));
+  }
+  if (!quiet)
+    fprintf(stderr, "resuming %s at iteration %ld\n", c->name, *start_iter);
+  return DNL_OK;
+}
+
+/* Rank 0 writes the checkpoint, after the ranks checked they hold one model. */
+static dnl_status checkpoint_step(session *s, long iter, loader *ld) {
+  DNL_TRY(alike(s, check_weights(s, "at a checkpoint")));
+  if (dist_rank(s->ctx.dist) != 0)
+    return DNL_OK;
+  return save_checkpoint(s, iter, ld);
+}
+
 dnl_status train_run(session *s, const train_options *opt) {
   const run_config *c = &s->cfg;
+  dist *d = s->ctx.dist;
+  const int world = dist_size(d);
+  const bool lead = dist_rank(d) == 0;
+  s->failed_alike = false;
+  DNL_TRY(alike(s, check_ranks(s)));
+  if (world > 1) {
+    /* one rank per machine generates the synthetic dataset, the others wait */
+    if (!strcmp(c->dataset, "synth") && d->local_rank == 0)
+      DNL_TRY(session_ensure_synth(c));
+    DNL_TRY(dist_barrier(d, "the dataset"));
+  }
   DNL_TRY(session_open_data(s, true, true));
   DNL_TRY(session_build_net(s, dataset_num_classes(s->train_ds)));
-  DNL_TRY(mkdirs_for(s->result_path));
-
-  step_buffers sb = {0};
-  tensor cw = {0};
-  if (c->n_class_weights) {
-    int shape[1] = {c->n_class_weights};
-    DNL_TRY(tensor_alloc(&cw, s->be->device, 1, shape));
-    DNL_TRY(s->be->memcpy(cw.data, s->be->device, c->class_weights, DEVICE_CPU,
-                          (size_t)c->n_class_weights * sizeof(float)));
-    sb.class_weights = cw.data;
-  }
+  if (lead)
+    DNL_TRY(mkdirs_for(s->result_path));
 
   long start_iter = 0;
   loader_pos start = {0, 0};
   results_file rf;
+  results_file *rfp = lead ? &rf : NULL; /* only rank 0 writes results */
   const char *names[1024];
   int k = dataset_num_classes(s->train_ds);
   for (int i = 0; i < k && i < 1024; i++)
@@ -243,31 +394,24 @@ dnl_status train_run(session *s, const train_options *opt) {
                        .device = device_name(s->be->device),
                        .params = (int64_t)params_count_trainable(&s->ps),
                        .iterations = c->iterations, .num_classes = k, .class_names = names};
-  if (opt->resume && access(s->checkpoint_path, R_OK) == 0) {
-    checkpoint_meta meta;
-    DNL_TRY(checkpoint_load(s->checkpoint_path, &s->ps, &meta));
-    start_iter = meta.iteration;
-    s->dropout_rng = meta.rng_state;
-    start.epoch = meta.loader_epoch;
-    start.batch = meta.loader_index;
-    checkpoint_meta_free(&meta);
-    if (access(s->result_path, R_OK) == 0) {
-      DNL_TRY(results_resume(&rf, s->result_path, start_iter));
-    } else {
-      fprintf(stderr, "%s: result file missing: a new one starts at iteration %ld\n",
-              s->result_path, start_iter);
-      DNL_TRY(results_create(&rf, s->result_path, &info));
-    }
-    if (!opt->quiet)
-      fprintf(stderr, "resuming %s at iteration %ld\n", c->name, start_iter);
-  } else {
-    if (c->init[0])
-      DNL_TRY(model_init_load(&s->ps, c->init, stderr));
-    DNL_TRY(results_create(&rf, s->result_path, &info));
-  }
+  const bool resume = opt->resume && access(s->checkpoint_path, R_OK) == 0;
+  DNL_TRY(alike(s, dist_check_same(d, resume, "whether the run's checkpoint can be read")));
+  DNL_TRY(start_run(s, resume, &info, &rf, &start_iter, &start, opt->quiet));
 
+  step_buffers sb = {0};
+  tensor cw = {0};
   loader *ld = NULL;
-  dnl_status st = loader_for(s, start, &ld);
+  dnl_status st = DNL_OK;
+  if (c->n_class_weights) {
+    int shape[1] = {c->n_class_weights};
+    st = tensor_alloc(&cw, s->be->device, 1, shape);
+    if (st == DNL_OK)
+      st = s->be->memcpy(cw.data, s->be->device, c->class_weights, DEVICE_CPU,
+                         (size_t)c->n_class_weights * sizeof(float));
+    sb.class_weights = cw.data;
+  }
+  if (st == DNL_OK)
+    st = loader_for(s, start, &ld);
   struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
@@ -275,32 +419,38 @@ dnl_status train_run(session *s, const train_options *opt) {
   train_interrupted = 0;
 
   const bool tty = isatty(STDERR_FILENO) && !opt->quiet;
-  const double t0 = now_seconds() - rf.resumed_seconds;
+  const double t0 = now_seconds() - (lead ? rf.resumed_seconds : 0.0);
   double last_time = now_seconds();
   long last_iter = start_iter;
   double rate = 0.0;
+  /* time of the iterations, and of the collectives and gradient all-reduces in them */
+  double train_seconds = 0.0, comm_seconds = 0.0, allreduce_seconds = 0.0;
   const char *prefix = opt->prefix ? opt->prefix : c->name;
   char failure[1200] = "";
   long it = start_iter;
   for (; st == DNL_OK && it < c->iterations; it++) {
+    const double t_iter = now_seconds(), comm_before = d ? d->comm_seconds : 0.0;
     const loader_batch *b;
     st = loader_next(ld, &b);
     if (st != DNL_OK)
       break;
     double lr = poly_lr(c->lr, it, c->iterations, c->power);
-    step_result r;
+    step_result r = {0};
     st = train_step(s, b, &sb, lr, &r);
     if (st != DNL_OK) {
-      if (st == DNL_ERR_NUMERIC)
-        dnl_error_context(st, "iteration %ld", it + 1);
+      if (st == DNL_ERR_NUMERIC) /* from the global loss or the common weights */
+        alike(s, dnl_error_context(st, "iteration %ld", it + 1));
       break;
     }
     const long done = it + 1;
     double tnow = now_seconds();
+    train_seconds += tnow - t_iter;
+    comm_seconds += (d ? d->comm_seconds : 0.0) - comm_before;
+    allreduce_seconds += r.allreduce_seconds;
     if (done % c->log_every == 0 || done == c->iterations) {
       results_train_row row = {.iter = done, .loss = r.loss, .loss_main = r.loss_main,
                                .loss_aux = r.loss_aux, .lr = lr, .seconds = tnow - t0};
-      st = results_append_train(&rf, &row);
+      st = rfp ? results_append_train(rfp, &row) : DNL_OK;
       if (st != DNL_OK)
         break;
       double dt = tnow - last_time;
@@ -318,19 +468,21 @@ dnl_status train_run(session *s, const train_options *opt) {
       }
     }
     if (c->eval_every > 0 && done % c->eval_every == 0 && done != c->iterations) {
-      st = run_eval(s, &rf, done, !opt->quiet, tty);
+      st = run_eval(s, rfp, done, !opt->quiet, tty);
       if (st != DNL_OK)
         break;
     }
+    /* ranks stop together: they agreed on the interrupt in the step */
+    const bool stop = world > 1 ? r.interrupted : train_interrupted;
     if ((c->checkpoint_every > 0 && done % c->checkpoint_every == 0) || done == c->iterations ||
-        train_interrupted) {
-      st = save_checkpoint(s, done, ld);
+        stop) {
+      st = checkpoint_step(s, done, ld);
       if (st != DNL_OK)
         break;
     }
-    if (train_interrupted) {
-      st = dnl_error(DNL_ERR_ARG, "interrupted at iteration %ld (checkpoint saved; continue "
-                                  "with --resume)", done);
+    if (stop) {
+      st = alike(s, dnl_error(DNL_ERR_ARG, "interrupted at iteration %ld (checkpoint saved; "
+                                           "continue with --resume)", done));
       it++;
       break;
     }
@@ -338,16 +490,26 @@ dnl_status train_run(session *s, const train_options *opt) {
   if (tty)
     fprintf(stderr, "\n");
   if (st == DNL_OK)
-    st = run_eval(s, &rf, c->iterations, !opt->quiet, tty);
-  if (st == DNL_OK)
+    st = run_eval(s, rfp, c->iterations, !opt->quiet, tty);
+  if (st == DNL_OK && lead)
     st = attention_capture(s, &rf, c->iterations);
+  if (st == DNL_OK && !opt->quiet && world > 1 && it > start_iter)
+    fprintf(stderr,
+            "%d ranks: collectives %.2f ms per iteration (%.1f%% of its %.1f ms, waits for "
+            "slower ranks included), of which the gradient all-reduce %.2f ms\n",
+            world, 1e3 * comm_seconds / (double)(it - start_iter),
+            100.0 * comm_seconds / train_seconds, 1e3 * train_seconds / (double)(it - start_iter),
+            1e3 * allreduce_seconds / (double)(it - start_iter));
   if (st != DNL_OK)
     snprintf(failure, sizeof failure, "failed: %s", dnl_last_error());
   /* keep the message of the first failure while finishing the file */
   char saved[1024];
   snprintf(saved, sizeof saved, "%s", dnl_last_error());
-  dnl_status fin = results_finish(&rf, st == DNL_OK ? "finished" : failure);
-  dnl_status cl = results_close(&rf);
+  dnl_status fin = DNL_OK, cl = DNL_OK;
+  if (lead) {
+    fin = results_finish(&rf, st == DNL_OK ? "finished" : failure);
+    cl = results_close(&rf);
+  }
   if (ld)
     loader_destroy(ld);
   sigaction(SIGINT, &old_int, NULL);

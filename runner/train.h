@@ -15,7 +15,9 @@ typedef struct train_options {
 } train_options;
 
 /* Trains and evaluates the run of an opened session (session_open); its result
- * file and checkpoint are s->result_path and s->checkpoint_path. Returns
+ * file and checkpoint are s->result_path and s->checkpoint_path. With several
+ * ranks in s->ctx.dist it trains data-parallel: each rank takes its share of
+ * every global batch, rank 0 writes the files (docs/distributed.md). Returns
  * DNL_ERR_NUMERIC for a NaN/Inf loss and DNL_ERR_IO... with the reason; the
  * result file then says "failed: <reason>". SIGINT/SIGTERM stop after the
  * current iteration with a checkpoint (DNL_ERR_ARG "interrupted"). */
