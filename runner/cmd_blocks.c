@@ -13,7 +13,7 @@ static const char *const datasets[] = {"cityscapes", "ade20k", "pascal_context"}
 
 static void print_options(void) {
   printf("options (block section keys; 'auto' = the variant's choice):\n"
-         "  channels     C, the block's width (the head sets it: 512)\n"
+         "  channels     C, the block's width (the network sets it to its head width)\n"
          "  inner        C' of query/key (and value with out_conv); 0 = C/2\n"
          "  whiten       auto | none | in | ln   (nl: none; pairwise: in, ln; dnl: none, "
          "in, ln)\n"
@@ -24,8 +24,8 @@ static void print_options(void) {
          "  out_norm     none | bn | in | ln     norm on Z before the residual\n"
          "  fused        true | false            fused attention kernel or the "
          "materialised reference\n"
-         "options a variant has no use for must stay at their defaults (unary: no whiten, "
-         "scale, temperature, nowd, fused; none: nothing)\n\n");
+         "options a variant has no use for must stay at their defaults (unary: whiten, "
+         "scale, temperature, nowd, fused, and inner without out_conv; none: all)\n\n");
 }
 
 static int print_variants(void) {

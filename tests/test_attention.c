@@ -173,35 +173,40 @@ Test(attention, whitening_centers_and_is_self_adjoint) {
   test_env_init(&env, 11);
   const int n = 2, c = 3, h = 4, w = 5, p = h * w;
   for (int mode = WHITEN_NONE; mode <= WHITEN_SAMPLE; mode++) {
-    tensor x = test_randn4(&env.r, n, c, h, w, 1.0f), y = test_randn4(&env.r, n, c, h, w, 1.0f);
-    tensor x0 = test_randn4(&env.r, n, c, h, w, 1.0f), y0 = test_randn4(&env.r, n, c, h, w, 1.0f);
-    const size_t numel = tensor_numel(&x);
+    /* a, b: random with an offset; wa, wb: their whitened copies */
+    tensor a = test_randn4(&env.r, n, c, h, w, 1.0f), b = test_randn4(&env.r, n, c, h, w, 1.0f);
+    tensor wa = test_randn4(&env.r, n, c, h, w, 0.0f), wb = test_randn4(&env.r, n, c, h, w, 0.0f);
+    const size_t numel = tensor_numel(&a);
+    for (size_t i = 0; i < numel; i++) {
+      a.data[i] += 3.0f, b.data[i] += 3.0f;
+      wa.data[i] = a.data[i], wb.data[i] = b.data[i];
+    }
+    TRY_OK(whiten_apply(&env.ctx, (whiten_mode)mode, &wa));
+    TRY_OK(whiten_apply(&env.ctx, (whiten_mode)mode, &wb));
+    double lhs = 0.0, rhs = 0.0; /* <W a, b> == <a, W b> */
     for (size_t i = 0; i < numel; i++)
-      x0.data[i] = x.data[i], y0.data[i] = y.data[i] + 3.0f;
-    memcpy(y.data, y0.data, numel * sizeof(float));
-    TRY_OK(whiten_apply(&env.ctx, (whiten_mode)mode, &x));
-    TRY_OK(whiten_apply(&env.ctx, (whiten_mode)mode, &y));
-    /* <C x0, y0> == <x0, C y0> */
-    double lhs = 0.0, rhs = 0.0;
-    for (size_t i = 0; i < numel; i++)
-      lhs += (double)x.data[i] * y0.data[i], rhs += (double)x0.data[i] * y.data[i];
+      lhs += (double)wa.data[i] * b.data[i], rhs += (double)a.data[i] * wb.data[i];
     cr_assert(fabs(lhs - rhs) < 1e-4 * (1.0 + fabs(lhs)), "mode %d: not self-adjoint", mode);
-    for (int b = 0; b < n; b++) {
+    bool channel_offsets = false; /* ln keeps each channel's own offset from the mean */
+    for (int s = 0; s < n; s++) {
       double sample_sum = 0.0;
       for (int ch = 0; ch < c; ch++) {
-        double s = 0.0;
+        double sum = 0.0;
         for (int i = 0; i < p; i++)
-          s += y.data[((size_t)b * c + ch) * p + i];
-        sample_sum += s;
+          sum += wb.data[((size_t)s * c + ch) * p + i];
+        sample_sum += sum;
+        channel_offsets = channel_offsets || fabs(sum) > 1e-2;
         if (mode == WHITEN_CHANNEL)
-          cr_assert(fabs(s) < 1e-4, "in: channel mean %g", s / p);
+          cr_assert(fabs(sum) < 1e-4, "in: channel mean %g", sum / p);
         if (mode == WHITEN_NONE)
-          cr_assert(fabs(s) > 1.0, "none must not center");
+          cr_assert(fabs(sum) > 1.0, "none must not center");
       }
       if (mode != WHITEN_NONE)
         cr_assert(fabs(sample_sum) < 1e-4, "mode %d: sample mean %g", mode, sample_sum);
     }
-    tensor_free(&x), tensor_free(&y), tensor_free(&x0), tensor_free(&y0);
+    if (mode == WHITEN_SAMPLE)
+      cr_assert(channel_offsets, "ln must not center each channel");
+    tensor_free(&a), tensor_free(&b), tensor_free(&wa), tensor_free(&wb);
   }
   test_env_free(&env);
 }
