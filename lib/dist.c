@@ -55,8 +55,8 @@ dnl_status dist_open(dist **out) {
   if (launched > 1 && !dist_mpi_built())
     return dnl_error(DNL_ERR_UNSUPPORTED,
                      "started as one of %d ranks (by mpirun), but this build has no MPI: "
-                     "install it (make deps: openmpi-bin, libopenmpi-dev) and rebuild (make "
-                     "clean all), or run a single process without mpirun",
+                     "install it (make deps: openmpi-bin, libopenmpi-dev) and rebuild (make), "
+                     "or run a single process without mpirun",
                      launched);
   dist *d = malloc(sizeof *d);
   if (!d)

@@ -15,7 +15,7 @@
 /* Polls that spin before the waiting rank starts yielding its core: ranks in
  * step finish a collective within microseconds; a rank waiting for a slower
  * one should leave the core to ranks still computing (oversubscribed runs). */
-#define SPIN_POLLS 20000
+#define SPIN_POLLS 2000
 /* elements per MPI call (MPI counts are int) */
 #define CHUNK (1 << 28)
 

@@ -1,8 +1,9 @@
 /* The sweep command: every run of the matrix is a child process
  * (`runner train RUN.cfg --resume`), so that one run's crash cannot take the
- * sweep down and --jobs N can run N at a time with the threads split. The
- * children's output goes to results/<sweep>/<run>.log; the parent shows one
- * progress line for the whole sweep. */
+ * sweep down and --jobs N can run N at a time with the threads split, and
+ * runs on cuda one per GPU when several are visible. The children's output
+ * goes to results/<sweep>/<run>.log; the parent shows one progress line for
+ * the whole sweep. */
 #include "runner/cmd_sweep.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "data/fsutil.h"
 #include "lib/results_read.h"
 #include "runner/estimate.h"
+#include "runner/gpu_slots.h"
 #include "runner/session.h"
 #include "runner/sweep.h"
 
@@ -44,6 +46,7 @@ typedef struct child {
   size_t line_len;
   char last[512]; /* last complete line (shown when it fails) */
   double start;
+  int gpu; /* its slot among the sweep's GPUs, -1 when not placed */
 } child;
 
 static double now(void) {
@@ -238,8 +241,9 @@ static int dry_run(const sweep_args *a, const sweep *sw) {
   return 0;
 }
 
+/* gpu: the child's CUDA_VISIBLE_DEVICES, NULL to leave it as it is */
 static dnl_status start_child(const sweep_args *a, const char *cfg_path, const char *log_path,
-                              int threads, child *c) {
+                              int threads, const char *gpu, child *c) {
   int fds[2];
   if (pipe(fds) != 0)
     return dnl_error(DNL_ERR_IO, "sweep: pipe: %s", strerror(errno));
@@ -263,6 +267,8 @@ static dnl_status start_child(const sweep_args *a, const char *cfg_path, const c
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
+    if (gpu)
+      setenv("CUDA_VISIBLE_DEVICES", gpu, 1);
     char *argv[] = {"runner", "train", (char *)cfg_path, "--resume", "--set", set_threads, NULL};
     execv("/proc/self/exe", argv);
     fprintf(stderr, "runner sweep: cannot start runner train: %s\n", strerror(errno));
@@ -356,8 +362,9 @@ int cmd_sweep(int argc, char **argv) {
   /* the runs to do, their configs written beside the results */
   long *todo = calloc((size_t)sw.nruns, sizeof *todo);
   char (*names)[256] = calloc((size_t)sw.nruns, sizeof *names);
+  bool *on_gpu = calloc((size_t)sw.nruns, sizeof *on_gpu);
   long ntodo = 0, skipped = 0, selected = 0;
-  for (long r = 0; r < sw.nruns && todo && names; r++) {
+  for (long r = 0; r < sw.nruns && todo && names && on_gpu; r++) {
     sweep_run run;
     if (sweep_run_make(&sw, r, a.out_dir, &run) != DNL_OK) {
       fprintf(stderr, "runner sweep: %s\n", dnl_last_error());
@@ -381,6 +388,7 @@ int cmd_sweep(int argc, char **argv) {
     paths(&a, &sw, run.name, ".h5", result, sizeof result);
     paths(&a, &sw, run.name, ".cfg", cfgp, sizeof cfgp);
     snprintf(names[r], sizeof names[r], "%s", run.name);
+    on_gpu[r] = runc.device == DEVICE_CUDA;
     char *text = NULL;
     if (run_finished(result)) {
       skipped++;
@@ -395,7 +403,7 @@ int cmd_sweep(int argc, char **argv) {
     if (rc)
       break;
   }
-  if (!todo || !names) {
+  if (!todo || !names || !on_gpu) {
     fprintf(stderr, "runner sweep: out of memory\n");
     rc = 1;
   }
@@ -408,6 +416,11 @@ int cmd_sweep(int argc, char **argv) {
     fprintf(stderr, "sweep %s: %ld runs, %ld finished already, %ld to run, %d at a time with "
                     "%d threads each; logs in %s/\n",
             sw.name, selected, skipped, ntodo, a.jobs, per_job, dir);
+  gpu_slots gpus;
+  gpu_slots_find(&gpus, getenv("CUDA_VISIBLE_DEVICES"), "/proc/driver/nvidia/gpus");
+  const bool place = gpus.count > 1 && a.jobs > 1;
+  if (!rc && !a.quiet && place)
+    fprintf(stderr, "sweep %s: runs on cuda go one per GPU over %d GPUs\n", sw.name, gpus.count);
 
   child kids[MAX_JOBS];
   int nkids = 0;
@@ -425,14 +438,17 @@ int cmd_sweep(int argc, char **argv) {
       memset(c, 0, sizeof *c);
       c->run = r;
       snprintf(c->name, sizeof c->name, "%s", names[r]);
-      if (start_child(&a, cfgp, logp, per_job, c) != DNL_OK) {
+      c->gpu = place && on_gpu[r] ? gpu_slots_take(&gpus) : -1;
+      if (start_child(&a, cfgp, logp, per_job, c->gpu >= 0 ? gpus.id[c->gpu] : NULL, c) !=
+          DNL_OK) {
         fprintf(stderr, "\nrunner sweep: %s\n", dnl_last_error());
         rc = 1;
         break;
       }
       nkids++;
       if (!tty && !a.quiet)
-        fprintf(stderr, "[sweep %s] started %s\n", sw.name, c->name);
+        fprintf(stderr, "[sweep %s] started %s%s%s\n", sw.name, c->name,
+                c->gpu >= 0 ? " on GPU " : "", c->gpu >= 0 ? gpus.id[c->gpu] : "");
     }
     if (rc)
       break;
@@ -451,6 +467,7 @@ int cmd_sweep(int argc, char **argv) {
       waitpid(kids[i].pid, &status, 0);
       close(kids[i].fd);
       fclose(kids[i].log);
+      gpu_slots_release(&gpus, kids[i].gpu);
       double took = now() - kids[i].start;
       done++;
       run_seconds += took;
@@ -486,6 +503,7 @@ int cmd_sweep(int argc, char **argv) {
   }
   free(todo);
   free(names);
+  free(on_gpu);
   sweep_free(&sw);
   return rc;
 }
