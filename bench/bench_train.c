@@ -4,13 +4,15 @@
  * with the same threads, batch and crop, on random images and labels (no
  * data loader). Network and solver: experiments/base/synth_tiny.cfg.
  *
- * Time: median of ITERS iterations after WARMUP. Rate of the convolutions:
- * their forward FLOPs (counted by the conv layers) times 3 for forward +
- * backward data + backward weights (the first conv's input gradient, about
- * 1% of the total, is skipped by the network and counted anyway), against the
- * rate of one large OpenBLAS sgemm on as many threads.
- * Target: at least as fast as PyTorch. The machine is shared: the load
- * average is printed before and after. */
+ * Time: ROUNDS rounds, each ITERS iterations after WARMUP of ours and then of
+ * PyTorch's, so that both see the same share of a shared machine's load; the
+ * best iteration (the least disturbed) and the median over all rounds. Rate of
+ * the convolutions: their forward FLOPs (counted by the conv layers) times 3
+ * for forward + backward data + backward weights (the first conv's input
+ * gradient, about 1% of the total, is skipped by the network and counted
+ * anyway), against one large OpenBLAS sgemm on as many threads.
+ * Target: at least as fast as PyTorch. The load average is printed before and
+ * after. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -27,6 +29,7 @@
 #define CLASSES 4 /* synth */
 #define WARMUP 3
 #define ITERS 10
+#define ROUNDS 3
 #define GEMM_SIZE 1024
 
 static double now_seconds(void) {
@@ -69,8 +72,9 @@ static dnl_status train_step(session *s, tensor *images, const int32_t *labels, 
   return params_sgd_step(&s->ps, (float)c->lr, (float)c->momentum, (float)c->weight_decay);
 }
 
-/* Median seconds of one iteration and the convolutions' training FLOPs. */
-static dnl_status measure_ours(session *s, double *seconds, double *conv_flops) {
+/* Appends the seconds of ITERS iterations (after WARMUP) to times; the
+ * convolutions' training FLOPs of one iteration into *conv_flops. */
+static dnl_status measure_ours(session *s, double *times, double *conv_flops) {
   const int n = s->cfg.batch, crop = s->cfg.crop;
   tensor images;
   const int shape[4] = {n, 3, crop, crop};
@@ -87,7 +91,7 @@ static dnl_status measure_ours(session *s, double *seconds, double *conv_flops) 
     images.data[i] = (float)rng_range(&r, -120.0, 130.0);
   for (size_t i = 0; i < (size_t)n * crop * crop; i++)
     labels[i] = (int32_t)(rng_u64(&r) % CLASSES);
-  double times[ITERS], flops = 0.0;
+  double flops = 0.0;
   dnl_status st = DNL_OK;
   for (int i = 0; i < WARMUP && st == DNL_OK; i++)
     st = train_step(s, &images, labels, &flops);
@@ -98,10 +102,8 @@ static dnl_status measure_ours(session *s, double *seconds, double *conv_flops) 
   }
   tensor_free(&images);
   free(labels);
-  DNL_TRY(st);
-  *seconds = median(times, ITERS);
   *conv_flops = 3.0 * flops;
-  return DNL_OK;
+  return st;
 }
 
 /* GFLOP/s of a square sgemm, best of a few calls. */
@@ -126,11 +128,12 @@ static double sgemm_gflops(void) {
   return 2.0 * (double)n * n * n / best * 1e-9;
 }
 
-/* PyTorch's images per second, or 0 (with the reason printed). */
-static double run_twin(int threads, int batch, int crop) {
+/* One round of the twin: its median and best seconds per iteration into
+ * *median, *best; false (with the reason printed) when it cannot run. */
+static bool run_twin(int threads, int batch, int crop, double *median, double *best) {
   if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
     printf("pytorch: not measured (/usr/bin/python3 cannot import torch)\n");
-    return 0.0;
+    return false;
   }
   char cmd[256];
   snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s --threads %d --batch %d --crop %d --warmup %d "
@@ -138,20 +141,18 @@ static double run_twin(int threads, int batch, int crop) {
   FILE *p = popen(cmd, "r");
   if (!p) {
     printf("pytorch: not measured (cannot run %s)\n", TWIN);
-    return 0.0;
+    return false;
   }
   char line[256];
-  double rate = 0.0, seconds;
-  while (fgets(line, sizeof line, p))
-    if (sscanf(line, "twin threads=%*d batch=%*d crop=%*d seconds=%lf img_per_s=%lf", &seconds,
-               &rate) == 2)
-      break;
+  int got = 0;
+  while (fgets(line, sizeof line, p) && got != 2)
+    got = sscanf(line, "twin threads=%*d batch=%*d crop=%*d median=%lf best=%lf", median, best);
   const int rc = pclose(p);
-  if (rc != 0 || rate <= 0.0) {
+  if (rc != 0 || got != 2) {
     printf("pytorch: not measured (%s exited with %d)\n", TWIN, rc);
-    return 0.0;
+    return false;
   }
-  return rate;
+  return true;
 }
 
 static void print_load(const char *when) {
@@ -182,30 +183,41 @@ int main(int argc, char **argv) {
   }
   const int threads = omp_get_max_threads(), batch = s.cfg.batch, crop = s.cfg.crop;
   printf("bench_train: %s (%zu parameters), batch %d, crop %d, %d threads, "
-         "OMP_WAIT_POLICY=%s; seconds: median of %d iterations after %d\n",
+         "OMP_WAIT_POLICY=%s; %d rounds of %d iterations after %d\n",
          CONFIG, params_count_trainable(&s.ps), batch, crop, threads, getenv("OMP_WAIT_POLICY"),
-         ITERS, WARMUP);
+         ROUNDS, ITERS, WARMUP);
   print_load("before");
-  double seconds = 0.0, conv_flops = 0.0;
-  if (measure_ours(&s, &seconds, &conv_flops) != DNL_OK) {
-    fprintf(stderr, "bench_train: %s\n", dnl_last_error());
-    session_close(&s);
-    return 1;
+  double ours[ROUNDS * ITERS], twin_median[ROUNDS], twin_best = 1e30, conv_flops = 0.0;
+  bool have_twin = true;
+  for (int r = 0; r < ROUNDS; r++) {
+    if (measure_ours(&s, ours + r * ITERS, &conv_flops) != DNL_OK) {
+      fprintf(stderr, "bench_train: %s\n", dnl_last_error());
+      session_close(&s);
+      return 1;
+    }
+    double best;
+    have_twin = have_twin && run_twin(threads, batch, crop, &twin_median[r], &best);
+    if (have_twin && best < twin_best)
+      twin_best = best;
   }
   session_close(&s);
-  const double ours = batch / seconds, peak = sgemm_gflops();
-  const double conv_rate = conv_flops / seconds * 1e-9;
-  printf("dnl:     %8.2f img/s  (%.1f ms per iteration)\n", ours, 1e3 * seconds);
-  printf("convolutions: %.2f GFLOP per iteration, %.1f GFLOP/s = %.0f%% of sgemm "
-         "(%dx%dx%d: %.1f GFLOP/s)\n",
-         conv_flops * 1e-9, conv_rate, 100.0 * conv_rate / peak, GEMM_SIZE, GEMM_SIZE,
-         GEMM_SIZE, peak);
-  const double twin = run_twin(threads, batch, crop);
-  if (twin > 0.0) {
-    printf("pytorch: %8.2f img/s  (%.1f ms per iteration)\n", twin, 1e3 * batch / twin);
-    printf("dnl / pytorch = %.2f (target >= 1): %s\n", ours / twin,
-           ours >= twin ? "met" : "MISSED");
+  double best = ours[0];
+  for (int i = 1; i < ROUNDS * ITERS; i++)
+    best = ours[i] < best ? ours[i] : best;
+  const double med = median(ours, ROUNDS * ITERS);
+  const double peak = sgemm_gflops(), rate = conv_flops / best * 1e-9;
+  printf("dnl:     best %6.1f ms = %6.2f img/s   median %6.1f ms = %6.2f img/s\n", 1e3 * best,
+         batch / best, 1e3 * med, batch / med);
+  if (have_twin) {
+    const double tmed = median(twin_median, ROUNDS);
+    printf("pytorch: best %6.1f ms = %6.2f img/s   median %6.1f ms = %6.2f img/s (of rounds)\n",
+           1e3 * twin_best, batch / twin_best, 1e3 * tmed, batch / tmed);
+    printf("dnl / pytorch: %.2f best, %.2f median (target >= 1): %s\n", twin_best / best,
+           tmed / med, twin_best >= best ? "met" : "MISSED");
   }
+  printf("convolutions: %.2f GFLOP per iteration, %.1f GFLOP/s at the best iteration = %.0f%% "
+         "of sgemm (%dx%dx%d: %.1f GFLOP/s)\n",
+         conv_flops * 1e-9, rate, 100.0 * rate / peak, GEMM_SIZE, GEMM_SIZE, GEMM_SIZE, peak);
   print_load("after");
   return 0;
 }

@@ -9,7 +9,7 @@ DNL block (whitening in, scaling on, unary term), Dropout2d 0.1, aux head,
 
 Usage: train_twin.py --threads T [--batch 8 --crop 128 --warmup 3 --iters 10]
 Prints:
-  twin threads=T batch=B crop=C seconds=<median seconds per iteration> img_per_s=<B / median>
+  twin threads=T batch=B crop=C median=<seconds per iteration> best=<seconds>
 """
 import argparse
 import os
@@ -59,9 +59,8 @@ def main():
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    med = statistics.median(times)
-    print("twin threads=%d batch=%d crop=%d seconds=%.6f img_per_s=%.3f"
-          % (a.threads, a.batch, a.crop, med, a.batch / med), flush=True)
+    print("twin threads=%d batch=%d crop=%d median=%.6f best=%.6f"
+          % (a.threads, a.batch, a.crop, statistics.median(times), min(times)), flush=True)
 
 
 if __name__ == "__main__":
