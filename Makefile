@@ -84,7 +84,7 @@ deps:
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
 
 $(BUILD)/lib/version.o: CFLAGS += -DDNL_GIT_VERSION='"$(GIT_VERSION)"'
-$(BUILD)/lib/version.o: .git/HEAD $(wildcard .git/refs/heads/*)
+$(BUILD)/lib/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
 # only lib/dist_mpi.c includes mpi.h; it is rebuilt when MPI= changes
 MPI_FLAG := $(BUILD)/mpi.flag

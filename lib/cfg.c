@@ -108,7 +108,11 @@ dnl_status cfg_parse_string(config_t *c, const char *text, const char *name) {
 
 const char *cfg_where(const config_setting_t *s, char *buf, size_t len) {
   const char *file = config_setting_source_file(s);
-  snprintf(buf, len, "%s:%u", file ? file : "<config>", config_setting_source_line(s));
+  unsigned line = config_setting_source_line(s);
+  if (line == 0) /* set in memory: a --set option or a sweep value */
+    snprintf(buf, len, "override");
+  else
+    snprintf(buf, len, "%s:%u", file ? file : "<config>", line);
   return buf;
 }
 

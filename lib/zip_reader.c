@@ -147,8 +147,8 @@ dnl_status zip_open(zip_archive *z, const uint8_t *buf, size_t len, const char *
   z->buf = buf;
   z->len = len;
   z->path = path;
-  size_t eocd;
-  uint64_t count, cd_size, cd_off;
+  size_t eocd = 0;
+  uint64_t count = 0, cd_size = 0, cd_off = 0;
   DNL_TRY(find_eocd(z, &eocd));
   DNL_TRY(read_directory_bounds(z, eocd, &count, &cd_size, &cd_off));
   z->entries = calloc(count ? count : 1, sizeof *z->entries);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/checkpoint.h"
 #include "lib/dist.h"
@@ -148,7 +149,8 @@ int cmd_eval(int argc, char **argv) {
   const bool lead = d->rank == 0;
   infer_opts o;
   eval_result er;
-  if (eval_options(&s.cfg, &o) != DNL_OK || evaluate(&s, &o, !a.quiet && lead, &er) != DNL_OK)
+  const bool progress = !a.quiet && lead && isatty(STDERR_FILENO);
+  if (eval_options(&s.cfg, &o) != DNL_OK || evaluate(&s, &o, progress, &er) != DNL_OK)
     return fail_ranks("eval", &s, d, false);
   if (!lead) {
     eval_result_free(&er);

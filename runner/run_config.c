@@ -64,6 +64,7 @@ static const cfg_key keys[] = {
     {"data.synth.train", CFG_INT, 1, 1000000, NULL, "training images (default 400)"},
     {"data.synth.val", CFG_INT, 1, 1000000, NULL, "validation images (default 100)"},
     {"data.synth.size", CFG_INT, 32, 4096, NULL, "image side in pixels (default 128)"},
+    {"data.synth.distance", CFG_FLOAT, 0, 4096, NULL, "global cue: least object-stripe distance in px at 128 px (default 42)"},
 
     {"solver", CFG_GROUP, NO_RANGE, NULL, "SGD with poly learning rate"},
     {"solver.iterations", CFG_INT, 1, 100000000, NULL, "training iterations (default 350)"},
@@ -217,6 +218,7 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   r->synth_train = (int)cfg_get_int(c, "data.synth.train", 400);
   r->synth_val = (int)cfg_get_int(c, "data.synth.val", 100);
   r->synth_size = (int)cfg_get_int(c, "data.synth.size", 128);
+  r->synth_distance = cfg_get_float(c, "data.synth.distance", 42.0);
 
   r->iterations = cfg_get_int(c, "solver.iterations", 350);
   r->lr = cfg_get_float(c, "solver.lr", 0.01);

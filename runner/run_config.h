@@ -33,6 +33,7 @@ typedef struct run_config {
   bool flip, random_resize;
   char synth_cue[16];
   int synth_train, synth_val, synth_size;
+  double synth_distance;
 
   /* solver */
   long iterations;

@@ -103,6 +103,7 @@ dnl_status session_ensure_synth(const run_config *cfg) {
   sc.n_train = cfg->synth_train;
   sc.n_val = cfg->synth_val;
   sc.size = cfg->synth_size;
+  sc.distance = cfg->synth_distance;
   DNL_TRY(synth_check(&sc));
   fprintf(stderr, "generating the synthetic dataset (%s cue, %d + %d images of %d px) in %s\n",
           cfg->synth_cue, sc.n_train, sc.n_val, sc.size, cfg->root);
