@@ -32,6 +32,7 @@ typedef struct sweep_args {
   const char *only;
   const char *out_dir;
   int jobs, threads;
+  int gpus; /* --dry-run: data-parallel processes the memory is split over */
   bool dry_run, quiet;
 } sweep_args;
 
@@ -72,7 +73,8 @@ static int usage(FILE *f, int rc) {
           "  --jobs N       runs at a time (the threads are split between them)\n"
           "  --threads T    threads in all (default: the cores)\n"
           "  --only PAT     only runs whose name matches the shell pattern (e.g. 'dnl*')\n"
-          "  --dry-run      list the runs, their settings, parameters, FLOPs and memory\n");
+          "  --dry-run      list the runs, their settings, parameters, FLOPs and memory\n"
+          "  --gpus N       with --dry-run: memory per process when the batch is split over N\n");
   return rc;
 }
 
@@ -98,6 +100,12 @@ static int parse(int argc, char **argv, sweep_args *a) {
       a->only = argv[++i];
     } else if (!strcmp(s, "--out") && i + 1 < argc) {
       a->out_dir = argv[++i];
+    } else if (!strcmp(s, "--gpus") && i + 1 < argc) {
+      a->gpus = atoi(argv[++i]);
+      if (a->gpus < 1) {
+        fprintf(stderr, "runner sweep: --gpus %s: expected a positive number\n", argv[i]);
+        return 2;
+      }
     } else if (!strcmp(s, "--dry-run")) {
       a->dry_run = true;
     } else if (!strcmp(s, "--quiet")) {
@@ -210,6 +218,14 @@ static int dry_run(const sweep_args *a, const sweep *sw) {
            est.params / 1e6, est.flops / 1e9, est.param_bytes / 1e6,
            est.activation_bytes / rc.batch / 1e6,
            (est.param_bytes + est.activation_bytes) / 1e6, rc.batch);
+    if (a->gpus > 1) {
+      if (rc.batch % a->gpus)
+        printf("    per GPU: batch %d does not split over %d GPUs\n", rc.batch, a->gpus);
+      else
+        printf("    per GPU (%d images each on %d GPUs): ~%.0f MB\n", rc.batch / a->gpus,
+               a->gpus,
+               (est.param_bytes + est.activation_bytes / rc.batch * (rc.batch / a->gpus)) / 1e6);
+    }
     if (strcmp(rc.dataset, "synth")) {
       int ntrain = 0, nval = 0;
       if (data_present(&rc, &ntrain, &nval))

@@ -139,13 +139,13 @@ Test(sweep, bad_sweep_files_name_the_key) {
 Test(sweep, dry_run_lists_runs_with_settings_and_costs) {
   char dir[256], cmd[1024];
   setup(dir, sizeof dir);
-  snprintf(cmd, sizeof cmd, "runner sweep %s/mini.cfg --dry-run --only 'dnl*'", dir);
+  snprintf(cmd, sizeof cmd, "runner sweep %s/mini.cfg --dry-run --gpus 2 --only 'dnl*'", dir);
   char *out, *err;
   cr_assert_eq(test_run_program(dir, cmd, &out, &err), 0, "%s", err);
   cr_assert(strstr(out, "dnl-seed1") && strstr(out, "dnl-seed2") && !strstr(out, "none-seed1"),
             "%s", out);
   cr_assert(strstr(out, "variant=dnl") && strstr(out, "params ") && strstr(out, "GFLOP") &&
-                strstr(out, "MB"),
+                strstr(out, "MB") && strstr(out, "per GPU (1 images each on 2 GPUs)"),
             "%s", out);
   tmpdir_remove(dir);
 }
