@@ -29,4 +29,34 @@ dnl_status nonlocal_attention(block *b, layer_ctx *ctx, const tensor *x, int sam
                               float *unary_map);
 void nonlocal_destroy(block *b);
 
+/* Defines `const block_ops block_<NAME>_ops` (the registry's entry) for a
+ * variant: its spec and the three ops that bind the spec to the shared code. */
+#define NONLOCAL_VARIANT(NAME, PAIRWISE, UNARY, WHITEN_ALLOWED, WHITEN_AUTO, SUMMARY)        \
+  static const nonlocal_spec NAME##_spec = {.name = #NAME,                                   \
+                                            .pairwise = PAIRWISE,                            \
+                                            .unary = UNARY,                                  \
+                                            .whiten_allowed = WHITEN_ALLOWED,                \
+                                            .whiten_auto = WHITEN_AUTO};                     \
+  static dnl_status NAME##_validate(const block_config *cfg) {                               \
+    return nonlocal_validate(&NAME##_spec, cfg);                                             \
+  }                                                                                          \
+  static dnl_status NAME##_resolve(const block_config *cfg, block_config *out) {             \
+    return nonlocal_resolve(&NAME##_spec, cfg, out);                                         \
+  }                                                                                          \
+  static dnl_status NAME##_create(const block_config *cfg, param_store *ps,                  \
+                                  const char *prefix, block **out) {                         \
+    return nonlocal_create(&NAME##_spec, cfg, ps, prefix, out);                              \
+  }                                                                                          \
+  const block_ops block_##NAME##_ops = {.name = #NAME,                                       \
+                                        .summary = SUMMARY,                                  \
+                                        .has_pairwise = PAIRWISE,                            \
+                                        .has_unary = UNARY,                                  \
+                                        .validate = NAME##_validate,                         \
+                                        .resolve = NAME##_resolve,                           \
+                                        .create = NAME##_create,                             \
+                                        .forward = nonlocal_forward,                         \
+                                        .backward = nonlocal_backward,                       \
+                                        .attention = nonlocal_attention,                     \
+                                        .destroy = nonlocal_destroy}
+
 #endif

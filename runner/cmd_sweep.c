@@ -19,6 +19,7 @@
 
 #include "data/dataset.h"
 #include "data/fsutil.h"
+#include "lib/file_atomic.h"
 #include "lib/results_read.h"
 #include "runner/estimate.h"
 #include "runner/gpu_slots.h"
@@ -126,20 +127,19 @@ static int parse(int argc, char **argv, sweep_args *a) {
   return 0;
 }
 
-/* Writes text to path through a temporary file and a rename. */
+/* Writes text to path through a temporary file and a rename (lib/file_atomic.h). */
 static dnl_status write_atomic(const char *path, const char *text) {
   char tmp[1400];
-  snprintf(tmp, sizeof tmp, "%.1300s.tmp", path);
+  DNL_TRY(file_atomic_tmp_name(path, tmp, sizeof tmp));
   FILE *f = fopen(tmp, "w");
   if (!f)
     return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
   bool ok = fputs(text, f) >= 0;
-  ok = (fclose(f) == 0) && ok;
-  if (!ok || rename(tmp, path) != 0) {
+  if (fclose(f) != 0 || !ok) {
     unlink(tmp);
-    return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", path, strerror(errno));
+    return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
   }
-  return DNL_OK;
+  return file_atomic_commit(tmp, path);
 }
 
 static bool run_finished(const char *result_path) {

@@ -118,21 +118,22 @@ static void capture_free(capture *c) {
   free(c->ub_mass), free(c->b_share), free(c->pr_mass), free(c->r_share), free(c->small_label);
 }
 
-static dnl_status capture_alloc(capture *c, bool pair, bool un) {
-  size_t img = (size_t)c->a * c->h * c->w, fm = (size_t)c->fh * c->fw;
+/* Buffers for up to n images (c->a counts the ones filled). */
+static dnl_status capture_alloc(capture *c, int n, bool pair, bool un) {
+  size_t img = (size_t)n * c->h * c->w, fm = (size_t)c->fh * c->fw;
   c->image = malloc(img * 3);
   c->label = malloc(img);
-  c->queries = malloc((size_t)c->a * c->q * 2 * sizeof(int32_t));
-  c->pairwise = pair ? malloc((size_t)c->a * c->q * fm * sizeof(float)) : NULL;
-  c->unary = un ? malloc((size_t)c->a * fm * sizeof(float)) : NULL;
-  c->ub_mass = calloc((size_t)c->a, sizeof(float));
-  c->b_share = calloc((size_t)c->a, sizeof(float));
-  c->pr_mass = calloc((size_t)c->a * c->q, sizeof(float));
-  c->r_share = calloc((size_t)c->a * c->q, sizeof(float));
+  c->queries = malloc((size_t)n * c->q * 2 * sizeof(int32_t));
+  c->pairwise = pair ? malloc((size_t)n * c->q * fm * sizeof(float)) : NULL;
+  c->unary = un ? malloc((size_t)n * fm * sizeof(float)) : NULL;
+  c->ub_mass = calloc((size_t)n, sizeof(float));
+  c->b_share = calloc((size_t)n, sizeof(float));
+  c->pr_mass = calloc((size_t)n * c->q, sizeof(float));
+  c->r_share = calloc((size_t)n * c->q, sizeof(float));
   c->small_label = malloc(fm);
   if (!c->image || !c->label || !c->queries || (pair && !c->pairwise) || (un && !c->unary) ||
       !c->ub_mass || !c->b_share || !c->pr_mass || !c->r_share || !c->small_label)
-    return dnl_error(DNL_ERR_NOMEM, "attention maps of %d images", c->a);
+    return dnl_error(DNL_ERR_NOMEM, "attention maps of %d images", n);
   return DNL_OK;
 }
 
@@ -155,7 +156,6 @@ dnl_status attention_capture(session *s, results_file *rf, long iter) {
     if (c.a == 0) {
       /* sizes from the first image; the feature size from one forward */
       c.h = img.h, c.w = img.w, c.q = s->cfg.n_attention_queries / 2;
-      c.a = 0;
       x = malloc((size_t)3 * img.h * img.w * sizeof(float));
       if (!x) {
         st = dnl_error(DNL_ERR_NOMEM, "attention: image buffer");
@@ -181,10 +181,7 @@ dnl_status attention_capture(session *s, results_file *rf, long iter) {
     if (!c.image) {
       c.fh = s->net.head.a.shape[2];
       c.fw = s->net.head.a.shape[3];
-      int keep = want;
-      c.a = keep;
-      st = capture_alloc(&c, ops->has_pairwise, ops->has_unary);
-      c.a = 0;
+      st = capture_alloc(&c, want, ops->has_pairwise, ops->has_unary);
       if (st != DNL_OK)
         break;
     }
