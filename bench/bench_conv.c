@@ -2,17 +2,21 @@
  * same size. Convolution as im2col + GEMM does per image the work of one GEMM
  * with M = cout, N = oh*ow, K = cin*k*k, so that GEMM's rate is the ceiling the
  * convolution can approach; the forward target is 60% of it.
- * Each measurement: a pause, one warm-up call, REPEATS timed calls, the median. */
+ * Each shape: a pause, one warm-up round, then timed rounds of every kind in
+ * turn (at least MIN_ROUNDS and MIN_SECONDS), the median of each kind. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "lib/cpu/cpu_ops.h"
 
-#define REPEATS 7
+#define MIN_ROUNDS 15
+#define MAX_ROUNDS 1000
+#define MIN_SECONDS 1.0
 #define TARGET_RATIO 0.60
 
 typedef struct bench_shape {
@@ -29,7 +33,13 @@ static const bench_shape shapes[] = {
     {"resnet 1x1 1024->256 @97x97", 2, 1024, 97, 97, 256, 1, 1, 0, 1},
 };
 
-typedef enum { RUN_FORWARD, RUN_BACKWARD_DATA, RUN_BACKWARD_WEIGHT, RUN_SGEMM } run_kind;
+typedef enum {
+  RUN_FORWARD,
+  RUN_BACKWARD_DATA,
+  RUN_BACKWARD_WEIGHT,
+  RUN_SGEMM,
+  RUN_KINDS
+} run_kind;
 
 typedef struct buffers {
   float *x, *w, *bias, *y, *dy, *dx, *dw, *gemm_c;
@@ -64,25 +74,38 @@ static dnl_status run_once(run_kind kind, const conv2d_shape *s, buffers *b) {
                   b->gemm_c + (size_t)m * n, n, 0.0f, b->gemm_c, n);
     return DNL_OK;
   }
+  case RUN_KINDS:
+    break;
   }
   return dnl_error(DNL_ERR_ARG, "bench_conv: unknown run kind %d", (int)kind);
 }
 
-/* Median GFLOP/s of REPEATS timed runs after one warm-up. The pause first lets
- * the thread pools of the previous measurement go idle: OpenMP workers spin for
- * milliseconds after a parallel region, OpenBLAS's for longer after a call. */
-static dnl_status measure(run_kind kind, const conv2d_shape *s, buffers *b, double *gflops) {
+/* Median GFLOP/s of each kind over rounds that run every kind once in turn, so
+ * that a slow spell of this shared machine hits the convolution and the sgemm
+ * it is compared with alike. At least MIN_ROUNDS rounds and MIN_SECONDS in all,
+ * after one warm-up round; the pause first lets the thread pools of the
+ * previous shape go idle (OpenMP workers spin after a region, OpenBLAS's longer). */
+static dnl_status measure_all(const conv2d_shape *s, buffers *b, double gflops[RUN_KINDS]) {
   const double flops = 2.0 * s->n * s->cout * s->oh * s->ow * s->cin * s->kh * s->kw;
-  double t[REPEATS];
+  static double t[RUN_KINDS][MAX_ROUNDS];
   nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
-  DNL_TRY(run_once(kind, s, b));
-  for (int r = 0; r < REPEATS; r++) {
-    const double t0 = now_seconds();
-    DNL_TRY(run_once(kind, s, b));
-    t[r] = now_seconds() - t0;
+  for (int kind = 0; kind < RUN_KINDS; kind++)
+    DNL_TRY(run_once((run_kind)kind, s, b));
+  int rounds = 0;
+  const double start = now_seconds();
+  while (rounds < MAX_ROUNDS &&
+         (rounds < MIN_ROUNDS || now_seconds() - start < MIN_SECONDS)) {
+    for (int kind = 0; kind < RUN_KINDS; kind++) {
+      const double t0 = now_seconds();
+      DNL_TRY(run_once((run_kind)kind, s, b));
+      t[kind][rounds] = now_seconds() - t0;
+    }
+    rounds++;
   }
-  qsort(t, REPEATS, sizeof t[0], compare_double);
-  *gflops = flops / t[REPEATS / 2] * 1e-9;
+  for (int kind = 0; kind < RUN_KINDS; kind++) {
+    qsort(t[kind], (size_t)rounds, sizeof t[kind][0], compare_double);
+    gflops[kind] = flops / t[kind][rounds / 2] * 1e-9;
+  }
   return DNL_OK;
 }
 
@@ -123,14 +146,10 @@ static dnl_status bench_shape_run(const bench_shape *bs, bool *met_target) {
     free_buffers(&b);
     return dnl_error(DNL_ERR_NOMEM, "bench_conv %s: cannot allocate the buffers", bs->name);
   }
-  double fwd = 0, bwd_data = 0, bwd_weight = 0, gemm = 0;
-  dnl_status st = measure(RUN_FORWARD, &s, &b, &fwd);
-  if (st == DNL_OK)
-    st = measure(RUN_BACKWARD_DATA, &s, &b, &bwd_data);
-  if (st == DNL_OK)
-    st = measure(RUN_BACKWARD_WEIGHT, &s, &b, &bwd_weight);
-  if (st == DNL_OK)
-    st = measure(RUN_SGEMM, &s, &b, &gemm);
+  double g[RUN_KINDS] = {0};
+  dnl_status st = measure_all(&s, &b, g);
+  const double fwd = g[RUN_FORWARD], bwd_data = g[RUN_BACKWARD_DATA];
+  const double bwd_weight = g[RUN_BACKWARD_WEIGHT], gemm = g[RUN_SGEMM];
   free_buffers(&b);
   if (st != DNL_OK)
     return dnl_error_context(st, "bench_conv %s", bs->name);
@@ -153,11 +172,13 @@ static void use_runner_wait_policy(char **argv) {
   /* exec failed: measure under the default policy, which the header line shows */
 }
 
+/* bench_conv [WORD]: only the shapes whose name contains WORD (e.g. tiny). */
 int main(int argc, char **argv) {
-  (void)argc;
   use_runner_wait_policy(argv);
-  printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d runs\n",
-         REPEATS);
+  const char *only = argc > 1 ? argv[1] : "";
+  printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of >= %d "
+         "interleaved rounds (>= %.1f s) per shape\n",
+         MIN_ROUNDS, MIN_SECONDS);
   const char *wait_policy = getenv("OMP_WAIT_POLICY");
   printf("threads: OpenMP %d (OMP_WAIT_POLICY %s), OpenBLAS %d; forward target: conv/sgemm >= "
          "%.2f\n",
@@ -166,7 +187,11 @@ int main(int argc, char **argv) {
   printf("%-29s %5s %5s %6s %8s %8s %8s %8s %6s\n", "shape (batch in the text)", "M", "N", "K",
          "fwd", "bwd-data", "bwd-wt", "sgemm", "ratio");
   int missed = 0;
+  size_t measured = 0;
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+    if (!strstr(shapes[i].name, only))
+      continue;
+    measured++;
     bool met = false;
     if (bench_shape_run(&shapes[i], &met) != DNL_OK) {
       fprintf(stderr, "bench_conv: %s\n", dnl_last_error());
@@ -175,6 +200,6 @@ int main(int argc, char **argv) {
     missed += !met;
   }
   printf("forward conv/sgemm >= %.2f on %zu of %zu shapes\n", TARGET_RATIO,
-         sizeof shapes / sizeof shapes[0] - (size_t)missed, sizeof shapes / sizeof shapes[0]);
+         measured - (size_t)missed, measured);
   return 0;
 }
