@@ -42,6 +42,12 @@ ifeq ($(CUDA),1)
   CUDA_SRC := $(wildcard lib/cuda/*.cu)
 endif
 
+# NCCL sums the CUDA backend's buffers over mpirun's ranks (lib/dist_nccl.c)
+ifeq ($(CUDA)$(MPI),11)
+  NCCL_CFLAGS := -DDNL_WITH_NCCL
+  LDLIBS += -lnccl
+endif
+
 # everything but the two programs' main() goes into libdnl.a, so tests can call it
 LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c lib/layers/*.c blocks/*.c data/*.c net/*.c) \
   $(filter-out runner/main.c analysis/main.c,$(wildcard runner/*.c analysis/*.c))
@@ -91,6 +97,8 @@ MPI_FLAG := $(BUILD)/mpi.flag
 $(shell mkdir -p $(BUILD) && echo $(MPI) | cmp -s - $(MPI_FLAG) || echo $(MPI) > $(MPI_FLAG))
 $(BUILD)/lib/dist_mpi.o: CFLAGS += $(MPI_CFLAGS)
 $(BUILD)/lib/dist_mpi.o: $(MPI_FLAG)
+$(BUILD)/lib/dist_nccl.o: CFLAGS += $(NCCL_CFLAGS)
+$(BUILD)/lib/dist_nccl.o: $(MPI_FLAG)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

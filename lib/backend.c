@@ -37,6 +37,11 @@ dnl_status cuda_backend_open(const dnl_backend **out) {
                    "device cuda requested, but this build has no CUDA backend "
                    "(rebuild with make CUDA=1)");
 }
+
+dnl_status cuda_backend_select_device(int index) {
+  (void)index;
+  return DNL_OK;
+}
 #endif
 
 dnl_status backend_get(dnl_device device, const dnl_backend **out) {

@@ -223,5 +223,9 @@ dnl_status backend_check(const dnl_backend *be);
 const dnl_backend *cpu_backend(void);
 /* Defined in lib/cuda when built with CUDA=1. */
 dnl_status cuda_backend_open(const dnl_backend **out);
+/* Which visible GPU cuda_backend_open opens: index modulo their count (default
+ * 0; data-parallel ranks pass their local rank, lib/dist.c). Call it before the
+ * backend opens; a build without CUDA ignores it. */
+dnl_status cuda_backend_select_device(int index);
 
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "lib/dist_mpi.h"
+#include "lib/dist_nccl.h"
 
 #define DEFAULT_TIMEOUT 300.0
 
@@ -64,8 +65,11 @@ dnl_status dist_open(dist **out) {
   *d = (dist){.name = "single", .size = 1, .local_size = 1, .timeout = timeout};
   if (launched > 1) {
     dnl_status st = dist_mpi_open(d);
+    /* one GPU per rank on each machine, should the run use the CUDA backend */
+    if (st == DNL_OK)
+      st = cuda_backend_select_device(d->local_rank);
     if (st != DNL_OK) {
-      free(d);
+      dist_close(d);
       return st;
     }
   }
@@ -76,6 +80,8 @@ dnl_status dist_open(dist **out) {
 void dist_close(dist *d) {
   if (!d)
     return;
+  if (d->device_ops && d->device_ops->close)
+    d->device_ops->close(d);
   if (d->ops && d->ops->close)
     d->ops->close(d);
   free(d);
@@ -103,6 +109,99 @@ dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all,
   }
   const double t = now_seconds();
   dnl_status st = d->ops->allgather(d, mine, bytes, all, what);
+  d->comm_seconds += now_seconds() - t;
+  d->comm_calls++;
+  return st;
+}
+
+static size_t elem_bytes(dist_type type) { return type == DIST_F32 ? sizeof(float) : 8; }
+
+/* Device buffers summed through host memory, where NCCL cannot be used: the
+ * host copy is kept for the next call (the gradients every step). */
+typedef struct host_copies {
+  void *host;
+  size_t bytes;
+} host_copies;
+
+static dnl_status copies_allreduce(dist *d, void *buf, size_t count, dist_type type,
+                                   const char *what) {
+  host_copies *h = d->device_impl;
+  const dnl_backend *be = d->device_be;
+  if (count > SIZE_MAX / 8)
+    return dnl_error(DNL_ERR_ARG, "all-reduce of %s: %zu elements", what, count);
+  const size_t bytes = count * elem_bytes(type);
+  if (bytes > h->bytes) {
+    void *p = realloc(h->host, bytes);
+    if (!p)
+      return dnl_error(DNL_ERR_NOMEM, "all-reduce of %s: host copy of %zu bytes", what, bytes);
+    h->host = p;
+    h->bytes = bytes;
+  }
+  DNL_TRY(be->memcpy(h->host, DEVICE_CPU, buf, be->device, bytes));
+  DNL_TRY(d->ops->allreduce_sum(d, h->host, count, type, what));
+  return be->memcpy(buf, be->device, h->host, DEVICE_CPU, bytes);
+}
+
+static void copies_close(dist *d) {
+  host_copies *h = d->device_impl;
+  free(h->host);
+  free(h);
+}
+
+static const dist_device_ops copies_ops = {.allreduce_sum = copies_allreduce,
+                                           .close = copies_close};
+
+/* DNL_DIST_NCCL=0 keeps device buffers on host copies (e.g. to compare with NCCL) */
+static dnl_status nccl_wanted(bool *out) {
+  const char *v = getenv("DNL_DIST_NCCL");
+  *out = !v || !*v || !strcmp(v, "1");
+  if (v && *v && strcmp(v, "0") && strcmp(v, "1"))
+    return dnl_error(DNL_ERR_ARG, "DNL_DIST_NCCL=%s: expected 0 (host copies) or 1 (NCCL)", v);
+  return DNL_OK;
+}
+
+dnl_status dist_use_device(dist *d, const dnl_backend *be) {
+  if (!d || d->size == 1 || be->device == DEVICE_CPU)
+    return DNL_OK;
+  if (d->device_be)
+    return d->device_be == be ? DNL_OK
+                              : dnl_error(DNL_ERR_ARG,
+                                          "communicator: set up for the %s backend already, "
+                                          "not for %s",
+                                          d->device_be->name, be->name);
+  bool want, nccl = false;
+  DNL_TRY(nccl_wanted(&want));
+  if (be->device == DEVICE_CUDA)
+    DNL_TRY(dist_nccl_open(d, want, &nccl));
+  else
+    snprintf(d->device_comm, sizeof d->device_comm, "host copies (no communicator for %s)",
+             device_name(be->device));
+  if (!nccl) {
+    host_copies *h = calloc(1, sizeof *h);
+    if (!h)
+      return dnl_error(DNL_ERR_NOMEM, "communicator for device %s", device_name(be->device));
+    d->device_ops = &copies_ops;
+    d->device_impl = h;
+  }
+  d->device_be = be;
+  return DNL_OK;
+}
+
+dnl_status dist_allreduce_sum_on(dist *d, const dnl_backend *be, void *buf, size_t count,
+                                 dist_type type, const char *what) {
+  if (be->device == DEVICE_CPU)
+    return dist_allreduce_sum(d, buf, count, type, what);
+  if (!d || d->size == 1 || count == 0)
+    return DNL_OK;
+  if (d->device_be != be)
+    return dnl_error(DNL_ERR_INTERNAL,
+                     "all-reduce of %s: the communicator is not set up for device %s "
+                     "(dist_use_device)",
+                     what, device_name(be->device));
+  /* the time of the sum alone, not of the computation queued before it */
+  DNL_TRY(be->synchronize());
+  const double t = now_seconds();
+  dnl_status st = d->device_ops->allreduce_sum(d, buf, count, type, what);
   d->comm_seconds += now_seconds() - t;
   d->comm_calls++;
   return st;

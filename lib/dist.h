@@ -7,8 +7,13 @@
  * launcher (mpirun sets OMPI_COMM_WORLD_SIZE, MPICH's PMI_SIZE) it is MPI when
  * the build has it (the Makefile enables it when pkg-config finds MPI; a build
  * without MPI refuses to run as one of several ranks), else one process, whose
- * collectives cost nothing. The collectives take host buffers (the CPU
- * backend's memory); a device backend needs a communicator of its own (NCCL).
+ * collectives cost nothing. The collectives take host buffers. Buffers in a
+ * device's memory (the CUDA backend's gradients and BN statistics) go through
+ * dist_allreduce_sum_on, after dist_use_device gave the communicator that
+ * device: NCCL (lib/dist_nccl.h), or copies through host memory when ranks
+ * share a GPU. With several ranks, dist_open also tells the CUDA backend to
+ * open the GPU of the local rank (modulo the visible GPUs), so the backend must
+ * not have been opened before it.
  *
  * No rank waits forever: a collective that the other ranks do not join within
  * `timeout` seconds (DNL_DIST_TIMEOUT, default 300) fails with DNL_ERR_IO
@@ -22,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/backend.h"
 #include "lib/status.h"
 
 typedef enum dist_type { DIST_F32, DIST_F64, DIST_I64 } dist_type;
@@ -41,6 +47,14 @@ typedef struct dist_ops {
   void (*close)(dist *d);
 } dist_ops;
 
+/* A communicator for buffers in a device's memory (dist_use_device). */
+typedef struct dist_device_ops {
+  /* as dist_ops.allreduce_sum on device memory; returns once buf holds the sum */
+  dnl_status (*allreduce_sum)(dist *d, void *buf, size_t count, dist_type type,
+                              const char *what);
+  void (*close)(dist *d);
+} dist_device_ops;
+
 struct dist {
   const char *name;           /* "single", "mpi" */
   int rank, size;             /* this process among all */
@@ -50,6 +64,11 @@ struct dist {
   long comm_calls;
   const dist_ops *ops; /* NULL when size is 1 */
   void *impl;
+  /* device buffers (dist_use_device): the device's backend, NULL before */
+  const dnl_backend *device_be;
+  const dist_device_ops *device_ops;
+  void *device_impl;
+  char device_comm[192]; /* how they are summed: "nccl", "host copies (why)" */
 };
 
 /* The communicator of this process (see above); close it with dist_close. */
@@ -69,6 +88,22 @@ dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type,
 dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all,
                           const char *what);
 dnl_status dist_barrier(dist *d, const char *what);
+
+/* Prepares the sums of buffers in be's memory (nothing for the CPU backend).
+ * For the CUDA backend (opened, on this rank's GPU) the ranks exchange which
+ * GPU each uses: when every rank has its own, they make an NCCL communicator;
+ * when some share one (NCCL refuses that), or any rank has DNL_DIST_NCCL=0,
+ * or the build has no NCCL, device buffers are copied to host memory, summed
+ * by the collectives above and copied back. A collective: every rank calls it
+ * with the same device. d->device_comm then says which. */
+dnl_status dist_use_device(dist *d, const dnl_backend *be);
+
+/* dist_allreduce_sum on a buffer in be's memory: host memory for the CPU
+ * backend, else the device of dist_use_device (be must be the backend given
+ * there). The device's queued work is finished first (not counted in
+ * comm_seconds); returns once buf holds the sum. */
+dnl_status dist_allreduce_sum_on(dist *d, const dnl_backend *be, void *buf, size_t count,
+                                 dist_type type, const char *what);
 
 /* DNL_ERR_ARG naming the ranks whose value differs from rank 0's ("<what>:
  * ranks 1, 3 of 4 differ from rank 0"); every rank gets the same verdict. */

@@ -140,8 +140,10 @@ static dnl_status train_step(session *s, const loader_batch *b, step_buffers *sb
   if (!isfinite(out->loss))
     return dnl_error(DNL_ERR_NUMERIC, "loss is %s", isnan(out->loss) ? "NaN" : "infinite");
   DNL_TRY(segnet_backward(&s->net, &s->ctx, &dlogits, daux_p));
+  /* the all-reduce's time, not that of the backward still queued on a GPU */
+  DNL_TRY(s->be->synchronize());
   const double t = now_seconds();
-  DNL_TRY(dist_allreduce_sum(d, s->ps.grads, s->ps.total, DIST_F32, "gradients"));
+  DNL_TRY(dist_allreduce_sum_on(d, s->be, s->ps.grads, s->ps.total, DIST_F32, "gradients"));
   out->allreduce_seconds = now_seconds() - t;
   DNL_TRY(params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay));
   /* a finite loss can still come with an Inf gradient: never go on (or save a
@@ -278,30 +280,39 @@ static dnl_status check_ranks(session *s) {
                      "data.batch = %d is the global batch: it must be divisible by the %d "
                      "ranks",
                      c->batch, world);
-  if (s->be->device != DEVICE_CPU)
-    return dnl_error(DNL_ERR_UNSUPPORTED,
-                     "data-parallel training on device %s: the MPI communicator sums host "
-                     "memory, the %s backend needs NCCL, which this build lacks",
-                     device_name(s->be->device), s->be->name);
   const char *version = dnl_version();
   uint64_t h = dist_hash(DIST_HASH_INIT, s->config_text, strlen(s->config_text));
   h = dist_hash(h, version, strlen(version));
   dnl_status st = dist_check_same(d, h, "the resolved config (or the program version)");
   if (st != DNL_OK)
     return dnl_error_context(st, "start every rank with the same CONFIG and --set options");
-  return DNL_OK;
+  /* gradients and BN statistics in GPU memory: NCCL */
+  return dist_use_device(d, s->be);
 }
 
 /* The ranks' weights stay identical (same start, same summed steps); a
- * difference means they no longer train one model. CPU memory (check_ranks). */
+ * difference means they no longer train one model. */
 static dnl_status check_weights(session *s, const char *when) {
   if (dist_size(s->ctx.dist) == 1)
     return DNL_OK;
   char what[128];
   snprintf(what, sizeof what, "the weights %s", when);
-  return dist_check_same(s->ctx.dist,
-                         dist_hash(DIST_HASH_INIT, s->ps.values, s->ps.total * sizeof(float)),
-                         what);
+  const size_t bytes = s->ps.total * sizeof(float);
+  float *host = s->ps.values;
+  if (s->be->device != DEVICE_CPU) {
+    host = malloc(bytes);
+    if (!host)
+      return dnl_error(DNL_ERR_NOMEM, "host copy of %s", what);
+    dnl_status st = s->be->memcpy(host, DEVICE_CPU, s->ps.values, s->be->device, bytes);
+    if (st != DNL_OK) {
+      free(host);
+      return st;
+    }
+  }
+  const uint64_t h = dist_hash(DIST_HASH_INIT, host, bytes);
+  if (host != s->ps.values)
+    free(host);
+  return dist_check_same(s->ctx.dist, h, what);
 }
 
 /* A failure that every rank meets alike (a collective check, or the same
@@ -425,6 +436,7 @@ dnl_status train_run(session *s, const train_options *opt) {
   double rate = 0.0;
   /* time of the iterations, and of the collectives and gradient all-reduces in them */
   double train_seconds = 0.0, comm_seconds = 0.0, allreduce_seconds = 0.0;
+  double logged_train = 0.0, logged_allreduce = 0.0; /* the same at the last progress line */
   const char *prefix = opt->prefix ? opt->prefix : c->name;
   char failure[1200] = "";
   long it = start_iter;
@@ -453,6 +465,14 @@ dnl_status train_run(session *s, const train_options *opt) {
       st = rfp ? results_append_train(rfp, &row) : DNL_OK;
       if (st != DNL_OK)
         break;
+      /* data-parallel: the gradient all-reduce per iteration since the last line */
+      char comm[80] = "";
+      if (world > 1 && train_seconds > logged_train && done > last_iter)
+        snprintf(comm, sizeof comm, "  all-reduce %.2f ms (%.1f%%)",
+                 1e3 * (allreduce_seconds - logged_allreduce) / (double)(done - last_iter),
+                 100.0 * (allreduce_seconds - logged_allreduce) / (train_seconds - logged_train));
+      logged_train = train_seconds;
+      logged_allreduce = allreduce_seconds;
       double dt = tnow - last_time;
       if (dt > 0)
         rate = (double)(done - last_iter) * c->batch / dt;
@@ -462,9 +482,9 @@ dnl_status train_run(session *s, const train_options *opt) {
         char eta[32] = "?";
         if (rate > 0)
           format_eta((double)(c->iterations - done) * c->batch / rate, eta, sizeof eta);
-        fprintf(stderr, "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s  ETA %s%s",
+        fprintf(stderr, "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s%s  ETA %s%s",
                 tty ? "\r\033[K" : "", prefix, done, c->iterations, r.loss, r.loss_main,
-                r.loss_aux, lr, rate, eta, tty ? "" : "\n");
+                r.loss_aux, lr, rate, comm, eta, tty ? "" : "\n");
       }
     }
     if (c->eval_every > 0 && done % c->eval_every == 0 && done != c->iterations) {
@@ -495,11 +515,13 @@ dnl_status train_run(session *s, const train_options *opt) {
     st = attention_capture(s, &rf, c->iterations);
   if (st == DNL_OK && !opt->quiet && world > 1 && it > start_iter)
     fprintf(stderr,
-            "%d ranks: collectives %.2f ms per iteration (%.1f%% of its %.1f ms, waits for "
-            "slower ranks included), of which the gradient all-reduce %.2f ms\n",
-            world, 1e3 * comm_seconds / (double)(it - start_iter),
+            "%d ranks (%s): collectives %.2f ms per iteration (%.1f%% of its %.1f ms, waits for "
+            "slower ranks included), of which the gradient all-reduce %.2f ms (%.1f%%)\n",
+            world, d->device_comm[0] ? d->device_comm : d->name,
+            1e3 * comm_seconds / (double)(it - start_iter),
             100.0 * comm_seconds / train_seconds, 1e3 * train_seconds / (double)(it - start_iter),
-            1e3 * allreduce_seconds / (double)(it - start_iter));
+            1e3 * allreduce_seconds / (double)(it - start_iter),
+            100.0 * allreduce_seconds / train_seconds);
   if (st != DNL_OK)
     snprintf(failure, sizeof failure, "failed: %s", dnl_last_error());
   /* keep the message of the first failure while finishing the file */

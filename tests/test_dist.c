@@ -3,12 +3,14 @@
  * threads sharing a fake communicator (lib/dist.h's ops). The multi-process
  * runs through mpirun are in test_dist_mpi.c. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lib/dist.h"
 #include "lib/dist_mpi.h"
+#include "lib/dist_nccl.h"
 #include "lib/layers/batchnorm.h"
 #include "lib/layers/dropout.h"
 #include "tests/test_util.h"
@@ -169,6 +171,110 @@ Test(dist, check_same_names_the_differing_ranks_on_every_rank) {
   for (int r = 0; r < 4; r++)
     cr_assert_eq(a[r].st, DNL_OK, "rank %d: %s", r, a[r].msg);
   pthread_barrier_destroy(&w.bar);
+}
+
+/* ---- buffers in device memory ---- */
+
+/* A "GPU" whose memory is host memory, counting its copies and syncs: the
+ * host-copies path of dist_allreduce_sum_on without a GPU. */
+static atomic_int fake_gpu_copies, fake_gpu_syncs;
+
+static dnl_status fake_gpu_memcpy(void *dst, dnl_device dst_dev, const void *src,
+                                  dnl_device src_dev, size_t bytes) {
+  cr_assert_neq(dst_dev, src_dev, "want copies between the host and the device");
+  atomic_fetch_add(&fake_gpu_copies, 1);
+  memmove(dst, src, bytes);
+  return DNL_OK;
+}
+
+static dnl_status fake_gpu_synchronize(void) {
+  atomic_fetch_add(&fake_gpu_syncs, 1);
+  return DNL_OK;
+}
+
+static const dnl_backend *fake_gpu(void) {
+  static dnl_backend be;
+  be = *cpu_backend();
+  be.name = "fake-gpu";
+  be.device = DEVICE_CUDA;
+  be.memcpy = fake_gpu_memcpy;
+  be.synchronize = fake_gpu_synchronize;
+  return &be;
+}
+
+typedef struct device_arg {
+  dist *d;
+  const dnl_backend *be;
+  double stats[5];
+  float grads[3];
+  dnl_status st;
+  char msg[256];
+} device_arg;
+
+static void *device_rank(void *p) {
+  device_arg *a = p;
+  a->st = dist_use_device(a->d, a->be);
+  if (a->st == DNL_OK)
+    a->st = dist_allreduce_sum_on(a->d, a->be, a->stats, 5, DIST_F64, "bn");
+  if (a->st == DNL_OK)
+    a->st = dist_allreduce_sum_on(a->d, a->be, a->grads, 3, DIST_F32, "gradients");
+  snprintf(a->msg, sizeof a->msg, "%s", dnl_last_error());
+  return NULL;
+}
+
+Test(dist, device_buffers_go_through_host_copies_without_nccl) {
+  if (dist_nccl_built())
+    cr_skip("this build has NCCL, which wants a real GPU (tests/test_cuda_dist.c)");
+  unsetenv("DNL_DIST_NCCL");
+  const dnl_backend *gpu = fake_gpu();
+  fake_world w;
+  dist d[3];
+  fake_world_init(&w, d, 3);
+  device_arg a[3];
+  for (int r = 0; r < 3; r++) {
+    a[r] = (device_arg){.d = &d[r], .be = gpu};
+    for (int i = 0; i < 5; i++)
+      a[r].stats[i] = 10.0 * r + i;
+    for (int i = 0; i < 3; i++)
+      a[r].grads[i] = (float)((r + 1) * (i + 1));
+  }
+  atomic_store(&fake_gpu_copies, 0);
+  atomic_store(&fake_gpu_syncs, 0);
+  run_ranks(3, device_rank, a, sizeof a[0]);
+  for (int r = 0; r < 3; r++) {
+    cr_assert_eq(a[r].st, DNL_OK, "rank %d: %s", r, a[r].msg);
+    for (int i = 0; i < 5; i++)
+      cr_assert_eq(a[r].stats[i], 30.0 + 3 * i, "rank %d stats[%d] = %g", r, i, a[r].stats[i]);
+    for (int i = 0; i < 3; i++)
+      cr_assert_eq(a[r].grads[i], (float)(6 * (i + 1)), "rank %d grads[%d] = %g", r, i,
+                   (double)a[r].grads[i]);
+    cr_assert_str_eq(d[r].device_comm, "host copies (this build has no NCCL)");
+    cr_assert_eq(d[r].comm_calls, 2);
+    d[r].device_ops->close(&d[r]);
+  }
+  /* per rank and call: the device's work finished, one copy down, one back up */
+  cr_assert_eq(atomic_load(&fake_gpu_syncs), 6);
+  cr_assert_eq(atomic_load(&fake_gpu_copies), 12);
+  pthread_barrier_destroy(&w.bar);
+}
+
+Test(dist, device_buffers_need_dist_use_device) {
+  dist d = {.name = "two", .rank = 0, .size = 2, .local_size = 2, .timeout = 1};
+  float x[2] = {1, 2};
+  cr_assert_eq(dist_allreduce_sum_on(&d, fake_gpu(), x, 2, DIST_F32, "gradients"),
+               DNL_ERR_INTERNAL);
+  cr_assert(strstr(dnl_last_error(), "all-reduce of gradients") &&
+                strstr(dnl_last_error(), "dist_use_device"),
+            "%s", dnl_last_error());
+  setenv("DNL_DIST_NCCL", "yes", 1);
+  cr_assert_eq(dist_use_device(&d, fake_gpu()), DNL_ERR_ARG);
+  cr_assert(strstr(dnl_last_error(), "DNL_DIST_NCCL=yes: expected 0"), "%s", dnl_last_error());
+  unsetenv("DNL_DIST_NCCL");
+  /* the CPU backend's buffers are host memory: nothing to set up */
+  TRY_OK(dist_use_device(&d, cpu_backend()));
+  cr_assert_null(d.device_be);
+  TRY_OK(dist_allreduce_sum_on(NULL, fake_gpu(), x, 2, DIST_F32, "gradients"));
+  cr_assert(x[0] == 1 && x[1] == 2);
 }
 
 /* ---- synchronised batch norm ---- */

@@ -242,6 +242,13 @@ static int64_t confusion_total(const results_data *d, size_t row) {
   return sum;
 }
 
+static int count_of(const char *text, const char *what) {
+  int n = 0;
+  for (const char *p = text; (p = strstr(p, what)); p++)
+    n++;
+  return n;
+}
+
 Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   require_mpi();
   char one[128], two[128], rp[200], ck_one[200], ck_two[200];
@@ -250,9 +257,11 @@ Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   cr_assert_eq(mpirun("-np 1 %s train %s --quiet --set output.dir=%s", runner_bin(), cfg_path,
                       one),
                0, "%s", err_text);
-  cr_assert_eq(mpirun("-np 2 %s train %s --quiet --set output.dir=%s", runner_bin(), cfg_path,
-                      two),
-               0, "%s", err_text);
+  cr_assert_eq(mpirun("-np 2 %s train %s --set output.dir=%s", runner_bin(), cfg_path, two), 0,
+               "%s", err_text);
+  /* rank 0 reports the gradient all-reduce per progress line and in its summary */
+  cr_assert(count_of(err_text, "all-reduce") == 11 && strstr(err_text, "2 ranks (mpi): "),
+            "%s", err_text);
 
   results_data a, b;
   snprintf(rp, sizeof rp, "%s/tiny.h5", one);
@@ -298,13 +307,6 @@ Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   checkpoint_meta_free(&mb);
   session_close(&sa);
   session_close(&sb);
-}
-
-static int count_of(const char *text, const char *what) {
-  int n = 0;
-  for (const char *p = text; (p = strstr(p, what)); p++)
-    n++;
-  return n;
 }
 
 Test(dist_mpi, bad_input_gives_clear_errors) {

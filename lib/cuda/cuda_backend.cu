@@ -38,6 +38,21 @@ static dnl_backend make_table(void) {
 
 static const dnl_backend cuda_table = make_table();
 
+/* cuda_backend_select_device's index, and whether open_device has used it */
+static int selected_device = 0;
+static bool device_chosen = false;
+
+dnl_status cuda_backend_select_device(int index) {
+  if (index < 0)
+    return dnl_error(DNL_ERR_ARG, "cuda: device index %d < 0", index);
+  if (device_chosen && index != selected_device)
+    return dnl_error(DNL_ERR_ARG,
+                     "cuda: device index %d chosen after the backend opened with index %d",
+                     index, selected_device);
+  selected_device = index;
+  return DNL_OK;
+}
+
 static dnl_status open_device(void) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
@@ -46,8 +61,9 @@ static dnl_status open_device(void) {
                      cudaGetErrorString(e));
   if (count == 0)
     return dnl_error(DNL_ERR_UNSUPPORTED, "no CUDA device found (cudaGetDeviceCount: 0)");
-  /* the device is chosen with CUDA_VISIBLE_DEVICES; the backend uses the first */
-  CUDA_CHECK(cudaSetDevice(0));
+  /* among the GPUs CUDA_VISIBLE_DEVICES leaves: one per data-parallel rank */
+  device_chosen = true;
+  CUDA_CHECK(cudaSetDevice(selected_device % count));
   CUBLAS_CHECK(cublasCreate(&cublas_handle));
   /* plain FP32 results (no TF32), so that GPU and CPU agree to float rounding */
   CUBLAS_CHECK(cublasSetMathMode(cublas_handle, CUBLAS_DEFAULT_MATH));

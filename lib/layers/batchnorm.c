@@ -55,7 +55,8 @@ static size_t stats_bytes(int c) { return (2 * (size_t)c + 1) * sizeof(double); 
  * (forward: sums of x and x^2; backward: sums of dy and dy * xhat; and the
  * count) become those of the global batch before use. */
 static dnl_status sum_over_ranks(const batchnorm_layer *l, layer_ctx *ctx, double *stats) {
-  return dist_allreduce_sum(ctx->dist, stats, 2 * (size_t)l->channels + 1, DIST_F64, l->name);
+  return dist_allreduce_sum_on(ctx->dist, ctx->be, stats, 2 * (size_t)l->channels + 1, DIST_F64,
+                               l->name);
 }
 
 dnl_status batchnorm_forward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x, tensor *y) {
