@@ -33,6 +33,16 @@ static dnl_backend make_table(void) {
   t.softmax_forward = cuda_softmax_forward;
   t.softmax_backward = cuda_softmax_backward;
   t.sgd_update = cuda_sgd_update;
+  t.conv2d_workspace = cuda_conv2d_workspace;
+  t.conv2d_forward = cuda_conv2d_forward;
+  t.conv2d_backward = cuda_conv2d_backward;
+  t.bn_stats = cuda_bn_stats;
+  t.bn_forward_apply = cuda_bn_forward_apply;
+  t.bn_forward_eval = cuda_bn_forward_eval;
+  t.bn_backward_stats = cuda_bn_backward_stats;
+  t.bn_backward_apply = cuda_bn_backward_apply;
+  t.group_norm_forward = cuda_group_norm_forward;
+  t.group_norm_backward = cuda_group_norm_backward;
   return t;
 }
 

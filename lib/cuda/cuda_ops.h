@@ -64,4 +64,36 @@ dnl_status cuda_softmax_backward(int outer, int len, int inner, const float *y,
 dnl_status cuda_sgd_update(size_t n, float *w, const float *g, float *momentum_buf, float lr,
                            float momentum, float weight_decay);
 
+/* cuda_conv.cu (cuDNN; DNL_CUDA_TF32=0: exact FP32 instead of TF32) */
+size_t cuda_conv2d_workspace(const conv2d_shape *s);
+dnl_status cuda_conv2d_forward(const conv2d_shape *s, const float *x, const float *w,
+                               const float *bias, float *y, void *ws);
+dnl_status cuda_conv2d_backward(const conv2d_shape *s, const float *x, const float *w,
+                                const float *dy, float *dx, float *dw, float *dbias, void *ws);
+
+/* cuda_batchnorm.cu */
+dnl_status cuda_bn_stats(int n, int c, int hw, const float *x, double *stats);
+dnl_status cuda_bn_forward_apply(int n, int c, int hw, float eps, float momentum,
+                                 const double *stats, const float *x, const float *gamma,
+                                 const float *beta, float *running_mean, float *running_var,
+                                 float *y, float *save_mean, float *save_invstd);
+dnl_status cuda_bn_forward_eval(int n, int c, int hw, float eps, const float *x,
+                                const float *gamma, const float *beta,
+                                const float *running_mean, const float *running_var, float *y);
+dnl_status cuda_bn_backward_stats(int n, int c, int hw, const float *x, const float *dy,
+                                  const float *mean, const float *invstd, double *stats,
+                                  float *dgamma, float *dbeta);
+dnl_status cuda_bn_backward_apply(int n, int c, int hw, const float *x, const float *gamma,
+                                  const float *dy, const float *mean, const float *invstd,
+                                  const double *stats, float *dx);
+
+/* cuda_groupnorm.cu */
+dnl_status cuda_group_norm_forward(int n, int c, int hw, int groups, float eps, const float *x,
+                                   const float *gamma, const float *beta, float *y,
+                                   float *save_mean, float *save_invstd);
+dnl_status cuda_group_norm_backward(int n, int c, int hw, int groups, const float *x,
+                                    const float *gamma, const float *dy,
+                                    const float *save_mean, const float *save_invstd,
+                                    float *dx, float *dgamma, float *dbeta);
+
 #endif
