@@ -51,21 +51,36 @@ void arena_free(arena *a) {
 }
 
 void arena_reset(arena *a) {
-  size_t total = 0;
   int nblocks = 0;
   for (arena_block *b = a->blocks; b; b = b->next) {
     b->top = 0;
-    total += b->size;
     nblocks++;
   }
+  /* within one block the top is the bytes in use, so a step that allocates and
+   * releases as this one did fits in one block of the peak size */
   if (nblocks > 1) {
-    size_t want = a->peak > total ? a->peak : total;
+    const size_t want = a->peak;
     free_blocks(a);
     /* on failure the next arena_alloc grows again and reports the error */
     if (add_block(a, align_up(want)) != DNL_OK)
       dnl_clear_error();
   }
   a->used = 0;
+}
+
+arena_mark arena_get_mark(const arena *a) {
+  return (arena_mark){.block = a->blocks, .top = a->blocks ? a->blocks->top : 0,
+                      .used = a->used};
+}
+
+void arena_release(arena *a, arena_mark m) {
+  /* blocks added since the mark are emptied and kept: the next allocations
+   * reuse the newest, and the next reset merges them all */
+  for (arena_block *b = a->blocks; b && b != m.block; b = b->next)
+    b->top = 0;
+  if (m.block)
+    m.block->top = m.top;
+  a->used = m.used;
 }
 
 dnl_status arena_alloc(arena *a, size_t bytes, void **out) {

@@ -143,7 +143,11 @@ static dnl_status unit_forward(resnet_unit *u, layer_ctx *ctx, const tensor *x, 
   return DNL_OK;
 }
 
-static dnl_status unit_backward(resnet_unit *u, layer_ctx *ctx, const tensor *dy, tensor *dx) {
+/* The unit's gradient temporaries are released when it is done: only dx (the
+ * caller's) outlives it, so the backward pass holds one unit's temporaries at
+ * a time instead of every gradient of the network. */
+static dnl_status unit_backward_grads(resnet_unit *u, layer_ctx *ctx, const tensor *dy,
+                                      tensor *dx) {
   tensor dsum;
   DNL_TRY(layer_ctx_zeros_like(ctx, &dsum, &u->out));
   DNL_TRY(relu_backward(ctx, &u->out, dy, &dsum));
@@ -158,6 +162,13 @@ static dnl_status unit_backward(resnet_unit *u, layer_ctx *ctx, const tensor *dy
   if (u->has_down)
     return cbr_backward(&u->down, ctx, &dsum, dx);
   return ctx->be->axpy(tensor_numel(&dsum), 1.0f, dsum.data, dx->data);
+}
+
+static dnl_status unit_backward(resnet_unit *u, layer_ctx *ctx, const tensor *dy, tensor *dx) {
+  const arena_mark m = arena_get_mark(ctx->act);
+  const dnl_status st = unit_backward_grads(u, ctx, dy, dx);
+  arena_release(ctx->act, m);
+  return st;
 }
 
 dnl_status resnet_forward(resnet *r, layer_ctx *ctx, const tensor *x, tensor *layer3,
@@ -179,17 +190,37 @@ dnl_status resnet_forward(resnet *r, layer_ctx *ctx, const tensor *x, tensor *la
   return DNL_OK;
 }
 
-dnl_status resnet_backward(resnet *r, layer_ctx *ctx, const tensor *d_layer3,
-                           const tensor *d_layer4) {
+/* The gradient between units alternates between two slots, each the size of
+ * the largest unit input: unit i reads its dy from one slot and writes its dx
+ * into the other, which held the dy of unit i + 1, no longer needed. */
+static dnl_status units_backward(resnet *r, layer_ctx *ctx, const tensor *d_layer3,
+                                 const tensor *d_layer4, tensor *d_first) {
+  size_t slot_floats = 0;
+  for (int i = 0; i < r->nunits; i++) {
+    const size_t n = tensor_numel(&r->units[i].x);
+    slot_floats = n > slot_floats ? n : slot_floats;
+  }
+  float *slot[2];
+  for (int k = 0; k < 2; k++)
+    DNL_TRY(arena_alloc(ctx->act, slot_floats * sizeof(float), (void **)&slot[k]));
   tensor g = *d_layer4;
   for (int i = r->nunits - 1; i >= 0; i--) {
     if (i == r->stage_end[2] - 1 && d_layer3)
       DNL_TRY(ctx->be->axpy(tensor_numel(&g), 1.0f, d_layer3->data, g.data));
-    tensor dx;
-    DNL_TRY(layer_ctx_zeros_like(ctx, &dx, &r->units[i].x));
+    const tensor *x = &r->units[i].x;
+    tensor dx = tensor_view(slot[i & 1], x->device, x->ndim, x->shape);
+    DNL_TRY(ctx->be->fill(dx.data, tensor_numel(&dx), 0.0f));
     DNL_TRY(unit_backward(&r->units[i], ctx, &g, &dx));
     g = dx;
   }
+  *d_first = g;
+  return DNL_OK;
+}
+
+dnl_status resnet_backward(resnet *r, layer_ctx *ctx, const tensor *d_layer3,
+                           const tensor *d_layer4) {
+  tensor g;
+  DNL_TRY(units_backward(r, ctx, d_layer3, d_layer4, &g));
   tensor dpool;
   DNL_TRY(layer_ctx_zeros_like(ctx, &dpool, &r->pool_in));
   DNL_TRY(maxpool_backward(&r->pool, ctx, &r->pool_in, &g, &dpool));

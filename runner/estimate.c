@@ -6,7 +6,22 @@
 #include "lib/layers/layer.h"
 #include "net/segnet.h"
 
-#define PROBE 64
+/* The probe's side is 8k + 1, as the paper's crops are, so that every stage's
+ * map keeps nearly the crop's proportions (769 -> 385, 193, 97; 65 -> 33, 17, 9). */
+#define PROBE 65
+
+/* Side of the output-stride-8 maps for an input side: the deep stem's first
+ * conv (3x3, stride 2, pad 1), the max pool (3x3, stride 2, pad 1, ceil mode)
+ * and layer2's stride-2 3x3, each by the layers' own geometry. */
+static dnl_status feature_side(int side, int *out) {
+  conv2d_shape c;
+  DNL_TRY(conv2d_shape_init(&c, 1, 1, side, side, 1, 3, 2, 1, 1));
+  pool_shape p;
+  DNL_TRY(pool_shape_init(&p, 1, 1, c.oh, c.ow, 3, 2, 1, true));
+  DNL_TRY(conv2d_shape_init(&c, 1, 1, p.oh, p.ow, 1, 3, 2, 1, 1));
+  *out = c.oh;
+  return DNL_OK;
+}
 
 /* Forward FLOPs of the block's attention products: 2 P^2 (C' + C) per sample
  * when the variant has a pairwise term (the convolutions are counted by the
@@ -55,9 +70,15 @@ dnl_status run_estimate_cost(const run_config *cfg, int classes, run_estimate *o
     if (st == DNL_OK)
       st = segnet_backward(&net, &ctx, &dl, aux.data ? &da : NULL);
   }
+  int side_probe = 0, side_crop = 0;
+  if (st == DNL_OK)
+    st = feature_side(PROBE, &side_probe);
+  if (st == DNL_OK)
+    st = feature_side(cfg->crop, &side_crop);
   if (st == DNL_OK) {
-    const double scale = (double)cfg->crop * cfg->crop / (PROBE * PROBE);
-    const double p_crop = (PROBE / 8.0) * (PROBE / 8.0) * scale;
+    /* activations scale with the maps' area, which the deep maps dominate */
+    const double p_crop = (double)side_crop * side_crop;
+    const double scale = p_crop / ((double)side_probe * side_probe);
     out->params = params_count_trainable(&ps);
     out->param_bytes = (double)(ps.total * 3) * sizeof(float);
     out->activation_bytes = ((double)act.peak + (double)ctx.ws_size) * scale * cfg->batch;

@@ -14,7 +14,8 @@ typedef struct run_estimate {
   double flops;           /* one training iteration (forward + backward ~ 3x forward) */
 } run_estimate;
 
-/* classes: the dataset's. Runs a forward + backward of batch 1 at 64 x 64 on the CPU. */
+/* classes: the dataset's. Runs a forward + backward of batch 1 at 65 x 65 on the CPU and
+ * scales by the area of the output-stride-8 maps. */
 dnl_status run_estimate_cost(const run_config *cfg, int classes, run_estimate *out);
 
 #endif

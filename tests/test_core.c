@@ -63,6 +63,45 @@ Test(arena, grows_then_one_block_after_reset) {
   arena_free(&a);
 }
 
+/* A step that releases as the backward pass does: a kept allocation, then
+ * temporaries released back to a mark, twice; the second round reuses the
+ * first's memory. */
+static void release_step(arena *a, char **kept, char **tmp) {
+  TRY_OK(arena_alloc(a, 500, (void **)&kept[0]));
+  memset(kept[0], 0x5a, 500);
+  for (int round = 0; round < 2; round++) {
+    const arena_mark m = arena_get_mark(a);
+    TRY_OK(arena_alloc(a, 2000, (void **)&tmp[round]));
+    memset(tmp[round], round + 1, 2000);
+    arena_release(a, m);
+  }
+  TRY_OK(arena_alloc(a, 300, (void **)&kept[1]));
+  memset(kept[1], 0x6b, 300);
+}
+
+Test(arena, release_frees_back_to_the_mark) {
+  dnl_backend be = counting_backend();
+  arena a;
+  alloc_calls = 0;
+  TRY_OK(arena_init(&a, &be, 1024));
+  char *kept[2], *tmp[2];
+  release_step(&a, kept, tmp); /* the temporaries overflow the first block */
+  cr_assert_eq(tmp[1], tmp[0], "released memory is reused");
+  cr_assert_eq(a.used, 512u + 512u, "after the step: the two kept allocations");
+  cr_assert_eq(a.peak, 512u + 2048u, "peak: the kept one and one temporary");
+  for (int i = 0; i < 500; i++)
+    cr_assert_eq(kept[0][i], 0x5a, "the allocation before the mark stays intact");
+
+  arena_reset(&a);
+  const int after_reset = alloc_calls;
+  release_step(&a, kept, tmp);
+  cr_assert_eq(alloc_calls, after_reset, "the second step fits in one block of the peak");
+  cr_assert_eq(tmp[0] - kept[0], 512, "one block: the temporary right after the kept one");
+  cr_assert_eq(kept[1], tmp[0], "the last allocation takes the released place");
+  cr_assert_eq(a.peak, 512u + 2048u);
+  arena_free(&a);
+}
+
 Test(arena, tensors) {
   arena a;
   TRY_OK(arena_init(&a, cpu_backend(), 0));
