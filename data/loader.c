@@ -221,6 +221,21 @@ static dnl_status plan(loader *l) {
   return DNL_OK;
 }
 
+/* A slot's image or label buffer: pinned when the config asks for it. */
+static dnl_status slot_buffer(loader *l, size_t bytes, void **out) {
+  if (l->cfg.pinned)
+    return l->cfg.pinned->host_alloc_pinned(bytes, out);
+  *out = malloc(bytes);
+  return *out ? DNL_OK : dnl_error(DNL_ERR_NOMEM, "loader: out of memory (%zu bytes)", bytes);
+}
+
+static void slot_buffer_free(loader *l, void *p) {
+  if (l->cfg.pinned)
+    l->cfg.pinned->host_free_pinned(p);
+  else
+    free(p);
+}
+
 static dnl_status allocate(loader *l) {
   int per_batch = is_train(l) ? l->cfg.batch_size : 1;
   l->nworkers = l->cfg.workers;
@@ -232,13 +247,16 @@ static dnl_status allocate(loader *l) {
   size_t pixels = (size_t)per_batch * l->capacity;
   for (int i = 0; i < l->nslots; i++) {
     slot *s = &l->slots[i];
-    s->batch.images = malloc(3 * pixels * sizeof *s->batch.images);
-    s->batch.labels = malloc(pixels * sizeof *s->batch.labels);
+    dnl_status st = slot_buffer(l, 3 * pixels * sizeof *s->batch.images,
+                                (void **)&s->batch.images);
+    if (st == DNL_OK)
+      st = slot_buffer(l, pixels * sizeof *s->batch.labels, (void **)&s->batch.labels);
+    if (st != DNL_OK)
+      return dnl_error_context(st, "loader: %d slots of %zu pixels", l->nslots, pixels);
     s->samples = malloc((size_t)per_batch * sizeof *s->samples);
     s->batch.samples = s->samples;
-    if (!s->batch.images || !s->batch.labels || !s->samples)
-      return dnl_error(DNL_ERR_NOMEM, "loader: out of memory for %d slots of %zu pixels",
-                       l->nslots, pixels);
+    if (!s->samples)
+      return dnl_error(DNL_ERR_NOMEM, "loader: out of memory for %d slots", l->nslots);
   }
   for (int i = 0; i < l->nworkers; i++) {
     worker *w = &l->workers[i];
@@ -341,8 +359,8 @@ void loader_destroy(loader *l) {
     free(w->perm);
   }
   for (int i = 0; l->slots && i < l->nslots; i++) {
-    free(l->slots[i].batch.images);
-    free(l->slots[i].batch.labels);
+    slot_buffer_free(l, l->slots[i].batch.images);
+    slot_buffer_free(l, l->slots[i].batch.labels);
     free(l->slots[i].samples);
   }
   free(l->slots);

@@ -24,6 +24,7 @@
 
 #include "data/augment.h"
 #include "data/dataset.h"
+#include "lib/backend.h"
 #include "lib/status.h"
 
 typedef enum { LOADER_TRAIN, LOADER_EVAL } loader_mode;
@@ -44,6 +45,10 @@ typedef struct loader_config {
   int prefetch;    /* batches decoded ahead (slots); 0 = workers + 2 */
   int rank, world; /* 0 and 1 for a single process */
   loader_pos start; /* training: resume here (a value from loader_tell) */
+  /* NULL: the slots' images and labels come from malloc; else from this
+   * backend's host_alloc_pinned (page-locked, so that uploads to its device run
+   * at full speed and asynchronously: runner/batch_stage.c) */
+  const dnl_backend *pinned;
 } loader_config;
 
 /* Defaults: augment_defaults of the dataset, batch 1, 2 workers, seed 0,

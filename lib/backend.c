@@ -10,6 +10,8 @@ dnl_status backend_check(const dnl_backend *be) {
   if (!be)
     return dnl_error(DNL_ERR_ARG, "backend is NULL");
   CHECK_OP(alloc) CHECK_OP(free) CHECK_OP(memcpy) CHECK_OP(fill) CHECK_OP(synchronize)
+  CHECK_OP(host_alloc_pinned) CHECK_OP(host_free_pinned) CHECK_OP(upload_async)
+  CHECK_OP(upload_wait) CHECK_OP(memory_usage)
   CHECK_OP(sgemm) CHECK_OP(sgemm_batched) CHECK_OP(axpy) CHECK_OP(scale) CHECK_OP(add)
   CHECK_OP(sum) CHECK_OP(count_nonfinite)
   CHECK_OP(conv2d_workspace) CHECK_OP(conv2d_forward) CHECK_OP(conv2d_backward)

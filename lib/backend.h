@@ -75,6 +75,24 @@ typedef struct dnl_backend {
   dnl_status (*fill)(float *x, size_t n, float value);
   dnl_status (*synchronize)(void);
 
+  /* host staging of uploads (the training loop's batches: runner/batch_stage.c) */
+  /* Page-locked host memory, from which uploads run at full speed and can be
+   * asynchronous (CUDA: cudaHostAlloc); the CPU backend gives aligned memory. */
+  dnl_status (*host_alloc_pinned)(size_t bytes, void **out);
+  void (*host_free_pinned)(void *p);
+  /* Starts copying bytes of host memory src to device memory dst on a second
+   * (copy) stream, ordered after every op queued so far (which may still use
+   * dst), so that it overlaps with the ops queued after it. Until upload_wait()
+   * returns, src must stay unchanged and dst unused. The CPU backend copies at
+   * once. */
+  dnl_status (*upload_async)(void *dst, const void *src, size_t bytes);
+  /* Blocks until every upload_async has finished; later ops see the data. */
+  dnl_status (*upload_wait)(void);
+  /* Bytes in use on the device and its capacity (CUDA: cudaMemGetInfo, every
+   * process's allocations and contexts included; CPU: this process's resident
+   * set and the machine's physical memory). */
+  dnl_status (*memory_usage)(size_t *used, size_t *total);
+
   /* BLAS-like, row-major */
   dnl_status (*sgemm)(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,

@@ -414,6 +414,14 @@ dnl_status results_write_attention(results_file *rf, const results_attention *at
   return s;
 }
 
+dnl_status results_write_memory(results_file *rf, const results_memory *m) {
+  if (rf->file < 0 || !m)
+    return dnl_error(DNL_ERR_ARG, "results: memory needs an open file and the numbers");
+  DNL_TRY(h5attr_write_i64(rf->file, "peak_memory_bytes", m->peak_bytes));
+  DNL_TRY(h5attr_write_i64(rf->file, "device_memory_used_bytes", m->device_used_bytes));
+  return h5file_flush(rf->file, rf->path);
+}
+
 dnl_status results_finish(results_file *rf, const char *status) {
   if (rf->file < 0 || !status)
     return dnl_error(DNL_ERR_ARG, "results: finish needs an open file and a status");

@@ -86,6 +86,16 @@ dnl_status results_append_eval(results_file *rf, const results_eval_row *row);
 dnl_status results_write_attention(results_file *rf, const results_attention *att,
                                    const results_attention_stats *stats);
 
+/* Memory of a training iteration, measured after the first one. */
+typedef struct results_memory {
+  int64_t peak_bytes;        /* activations' high-water mark + workspace + parameters + batches */
+  int64_t device_used_bytes; /* what the device reports in use (CPU: the resident set) */
+} results_memory;
+
+/* Root attributes peak_memory_bytes and device_memory_used_bytes (replaced
+ * when written again, e.g. by a resumed run). */
+dnl_status results_write_memory(results_file *rf, const results_memory *m);
+
 /* Sets status ("finished" or "failed: <reason>") and end_time (now). */
 dnl_status results_finish(results_file *rf, const char *status);
 /* Closes the file (a run closed without results_finish stays "running"). */

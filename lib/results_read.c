@@ -195,6 +195,17 @@ static dnl_status read_root(hid_t f, results_data *d) {
   DNL_TRY(h5attr_read_i64(f, "seed", &d->seed));
   DNL_TRY(h5attr_read_i64(f, "params", &d->params));
   DNL_TRY(h5attr_read_i64(f, "iterations", &d->iterations));
+  /* written after the first iteration: absent in runs that never got there */
+  const struct {
+    const char *name;
+    int64_t *dst;
+  } memory[] = {{"peak_memory_bytes", &d->peak_memory_bytes},
+                {"device_memory_used_bytes", &d->device_memory_used_bytes}};
+  for (size_t i = 0; i < sizeof memory / sizeof memory[0]; i++) {
+    *memory[i].dst = -1;
+    if (h5attr_exists(f, memory[i].name))
+      DNL_TRY(h5attr_read_i64(f, memory[i].name, memory[i].dst));
+  }
   d->finished = strcmp(d->status, "finished") == 0;
   return DNL_OK;
 }

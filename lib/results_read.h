@@ -47,6 +47,7 @@ typedef struct results_data {
   char *run, *sweep, *variant, *preset, *label, *dataset;
   char *config, *version, *backend, *device, *start_time, *end_time, *status;
   int64_t format_version, seed, params, iterations;
+  int64_t peak_memory_bytes, device_memory_used_bytes; /* -1 when absent */
   bool finished; /* status == "finished" */
   int num_classes;
   char **class_names; /* [num_classes] */

@@ -24,6 +24,7 @@
 #include "lib/h5attr.h"
 #include "lib/h5dset.h"
 #include "lib/h5file.h"
+#include "runner/cmd_run.h"
 #include "runner/evaluate.h"
 
 #define MAX_SETS 64
@@ -33,7 +34,7 @@ typedef enum { LABELS_TRAIN_IDS, LABELS_DATASET_IDS, LABELS_PALETTE } label_kind
 
 typedef struct predict_args {
   const char *config, *checkpoint, *out_dir, *logits_path;
-  const char *sets[MAX_SETS];
+  const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
   label_kind labels;
   bool quiet;
@@ -43,13 +44,15 @@ typedef struct predict_args {
 
 static const char usage_text[] =
     "usage: runner predict CONFIG --checkpoint FILE [--out DIR] [--palette | --dataset-ids]\n"
-    "                      [--save-logits FILE.h5] [--quiet] [--set key=value]... IMAGES...\n"
+    "                      [--save-logits FILE.h5] [--quiet] [--device cpu|cuda]\n"
+    "                      [--set key=value]... IMAGES...\n"
     "  writes DIR/<stem>.png (default DIR: predictions) with the predicted train ids of\n"
     "  each PNG/JPEG image, using the config's eval mode (eval.mode, eval.scales, ...)\n"
     "  --dataset-ids  the dataset's raw label values instead (Cityscapes label ids, ADE20K +1)\n"
     "  --palette      train ids as a colour palette PNG\n"
     "  --save-logits  also the summed logits [K, H, W] of every image in one HDF5 file,\n"
-    "                 dataset /logits/<stem> per image\n";
+    "                 dataset /logits/<stem> per image\n"
+    "  --device       run on this device instead of the config's device (no CPU fallback)\n";
 
 static int parse_args(int argc, char **argv, predict_args *a) {
   memset(a, 0, sizeof *a);
@@ -60,10 +63,14 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     return 2;
   }
   bool palette = false, dataset_ids = false;
+  const char *device = NULL;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     const bool has_value = i + 1 < argc;
-    if (!strcmp(arg, "--set") && has_value) {
+    if (!strcmp(arg, "--device") && has_value) {
+      if (!(device = cmd_device_override("predict", argv[++i])))
+        return 2;
+    } else if (!strcmp(arg, "--set") && has_value) {
       if (a->nsets == MAX_SETS) {
         fprintf(stderr, "runner predict: at most %d --set options\n", MAX_SETS);
         return 2;
@@ -106,6 +113,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
     return 2;
   }
   a->labels = palette ? LABELS_PALETTE : dataset_ids ? LABELS_DATASET_IDS : LABELS_TRAIN_IDS;
+  if (device)
+    a->sets[a->nsets++] = device;
   return 0;
 }
 

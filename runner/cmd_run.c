@@ -15,17 +15,31 @@
 /* Options shared by the commands: CONFIG [--set key=value]... plus per-command flags. */
 typedef struct run_args {
   const char *config;
-  const char *sets[MAX_SETS];
+  const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
   const char *checkpoint;
   int resume, quiet;
 } run_args;
 
-static int parse_args(int argc, char **argv, run_args *a, const char *usage) {
+const char *cmd_device_override(const char *cmd, const char *name) {
+  if (!strcmp(name, "cpu"))
+    return "device=cpu";
+  if (!strcmp(name, "cuda"))
+    return "device=cuda";
+  fprintf(stderr, "runner %s: --device %s: expected cpu or cuda\n", cmd, name);
+  return NULL;
+}
+
+/* with_device: the command takes --device */
+static int parse_args(int argc, char **argv, run_args *a, const char *usage, bool with_device) {
   memset(a, 0, sizeof *a);
+  const char *device = NULL;
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
-    if (!strcmp(arg, "--set") && i + 1 < argc) {
+    if (with_device && !strcmp(arg, "--device") && i + 1 < argc) {
+      if (!(device = cmd_device_override(argv[0], argv[++i])))
+        return 2;
+    } else if (!strcmp(arg, "--set") && i + 1 < argc) {
       if (a->nsets == MAX_SETS) {
         fprintf(stderr, "runner %s: at most %d --set options\n", argv[0], MAX_SETS);
         return 2;
@@ -51,6 +65,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char *usage) {
     fprintf(stderr, "runner %s: missing the config file\n%s", argv[0], usage);
     return 2;
   }
+  if (device)
+    a->sets[a->nsets++] = device;
   return 0;
 }
 
@@ -95,13 +111,16 @@ static dist *open_ranks(const char *cmd) {
 
 int cmd_train(int argc, char **argv) {
   static const char usage[] =
-      "usage: runner train CONFIG [--resume] [--quiet] [--set key=value]...\n"
+      "usage: runner train CONFIG [--resume] [--quiet] [--device cpu|cuda]\n"
+      "                    [--set key=value]...\n"
       "  trains and evaluates one run; results/<name>.h5 and its checkpoint\n"
       "  --resume  continue from the run's checkpoint (bit-identical on the CPU)\n"
+      "  --device  run on this device instead of the config's device (cuda needs a\n"
+      "            build with make CUDA=1 and a GPU; there is no fallback to the CPU)\n"
       "  mpirun -np N runner train ...  trains data-parallel on N ranks\n"
       "  (docs/distributed.md)\n";
   run_args a;
-  int rc = parse_args(argc, argv, &a, usage);
+  int rc = parse_args(argc, argv, &a, usage, true);
   if (rc)
     return rc == 1 ? 0 : rc;
   dist *d = open_ranks("train");
@@ -124,11 +143,12 @@ int cmd_train(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
   static const char usage[] =
-      "usage: runner eval CONFIG --checkpoint FILE [--set key=value]...\n"
+      "usage: runner eval CONFIG --checkpoint FILE [--device cpu|cuda] [--set key=value]...\n"
       "  evaluates a checkpoint on the config's validation split (eval.mode single,\n"
-      "  multiscale or sliding; e.g. --set eval.mode=multiscale --set eval.flip=true)\n";
+      "  multiscale or sliding; e.g. --set eval.mode=multiscale --set eval.flip=true)\n"
+      "  --device  run on this device instead of the config's device (no CPU fallback)\n";
   run_args a;
-  int rc = parse_args(argc, argv, &a, usage);
+  int rc = parse_args(argc, argv, &a, usage, true);
   if (rc)
     return rc == 1 ? 0 : rc;
   if (!a.checkpoint) {
@@ -174,7 +194,7 @@ int cmd_params(int argc, char **argv) {
       "usage: runner params CONFIG [--set key=value]...\n"
       "  lists every parameter and buffer with its shape and weight decay, and the total\n";
   run_args a;
-  int rc = parse_args(argc, argv, &a, usage);
+  int rc = parse_args(argc, argv, &a, usage, false);
   if (rc)
     return rc == 1 ? 0 : rc;
   session s;
@@ -213,7 +233,7 @@ int cmd_config(int argc, char **argv) {
       "usage: runner config CONFIG [--set key=value]...   validate and print the resolved config\n"
       "       runner config --keys                        list every key\n";
   run_args a;
-  int rc = parse_args(argc, argv, &a, usage);
+  int rc = parse_args(argc, argv, &a, usage, false);
   if (rc)
     return rc == 1 ? 0 : rc;
   session s;

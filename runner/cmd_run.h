@@ -8,4 +8,8 @@ int cmd_eval(int argc, char **argv);
 int cmd_params(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 
+/* --device NAME (train, eval, predict): the --set assignment that overrides the
+ * config's device, or NULL after printing why NAME is no device. */
+const char *cmd_device_override(const char *cmd, const char *name);
+
 #endif

@@ -17,8 +17,10 @@
 #include "lib/layers/loss.h"
 #include "lib/results.h"
 #include "lib/version.h"
+#include "runner/batch_stage.h"
 #include "runner/evaluate.h"
 #include "runner/model_init.h"
+#include "runner/train_step.h"
 
 volatile int train_interrupted;
 
@@ -31,41 +33,6 @@ static double now_seconds(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-typedef struct step_result {
-  float loss, loss_main, loss_aux; /* of the global batch */
-  bool interrupted;                /* a signal reached some rank (all ranks agree) */
-  double allreduce_seconds;        /* in the gradient all-reduce */
-} step_result;
-
-/* Device buffers of a step that persist across iterations. */
-typedef struct step_buffers {
-  tensor images;       /* [n, 3, crop, crop] on the device (CPU: a view of the batch) */
-  int32_t *labels;     /* [n, crop, crop] */
-  float *class_weights;
-  bool own;            /* images/labels were allocated on a non-CPU device */
-} step_buffers;
-
-static dnl_status upload_batch(session *s, const loader_batch *b, step_buffers *sb) {
-  const dnl_backend *be = s->be;
-  size_t npix = (size_t)b->n * b->h * b->w;
-  if (be->device == DEVICE_CPU) {
-    sb->images = tensor_view4(b->images, DEVICE_CPU, b->n, 3, b->h, b->w);
-    sb->labels = b->labels;
-    return DNL_OK;
-  }
-  if (!sb->own) {
-    int shape[4] = {b->n, 3, b->h, b->w};
-    DNL_TRY(tensor_alloc(&sb->images, be->device, 4, shape));
-    void *p;
-    DNL_TRY(be->alloc(npix * sizeof(int32_t), &p));
-    sb->labels = p;
-    sb->own = true;
-  }
-  DNL_TRY(be->memcpy(sb->images.data, be->device, b->images, DEVICE_CPU,
-                     npix * 3 * sizeof(float)));
-  return be->memcpy(sb->labels, be->device, b->labels, DEVICE_CPU, npix * sizeof(int32_t));
 }
 
 /* Sum of the class weights of the batch's valid pixels: the denominator of its
@@ -85,9 +52,8 @@ static double label_weight_sum(const run_config *c, const loader_batch *b) {
 /* Data-parallel ranks sum their gradients, so each rank's loss enters with its
  * share of the global batch's loss. The CE loss is a mean over the global
  * batch's pixels (weighted by class): rank r's mean counts with r's weight sum
- * over the global sum, which makes the ranks' sum exactly one process's loss.
- * OHEM selects and averages its hard pixels per rank, as the published
- * multi-GPU code does, so its ranks' losses count equally (docs/distributed.md). */
+ * over the global sum, which makes the ranks' sum exactly one process's loss
+ * (OHEM: runner/train_step.c). */
 static dnl_status ce_share(session *s, const loader_batch *b, double *share) {
   *share = 1.0;
   if (dist_size(s->ctx.dist) == 1)
@@ -99,60 +65,39 @@ static dnl_status ce_share(session *s, const loader_batch *b, double *share) {
   return DNL_OK;
 }
 
-static dnl_status train_step(session *s, const loader_batch *b, step_buffers *sb, double lr,
-                             step_result *out) {
-  const run_config *c = &s->cfg;
-  dist *d = s->ctx.dist;
-  arena_reset(&s->act);
-  DNL_TRY(params_zero_grad(&s->ps));
-  DNL_TRY(upload_batch(s, b, sb));
-  double share;
-  DNL_TRY(ce_share(s, b, &share));
-  const double main_share = c->ohem ? 1.0 / dist_size(d) : share;
-  s->ctx.training = true;
-  tensor logits, aux;
-  DNL_TRY(segnet_forward(&s->net, &s->ctx, &sb->images, &logits, &aux));
-  loss_config lc = {.class_weights = sb->class_weights, .ignore_label = LOSS_IGNORE_LABEL,
-                    .ohem_thresh = (float)c->ohem_thresh, .ohem_min_kept = c->ohem_min_kept};
-  tensor dlogits, daux;
-  float loss_main, loss_aux = 0.0f;
-  DNL_TRY(layer_ctx_zeros_like(&s->ctx, &dlogits, &logits));
-  if (c->ohem)
-    DNL_TRY(ohem_ce_loss(&s->ctx, &lc, &logits, sb->labels, (float)main_share, &loss_main,
-                         &dlogits));
-  else
-    DNL_TRY(ce_loss(&s->ctx, &lc, &logits, sb->labels, (float)main_share, &loss_main,
-                    &dlogits));
-  const tensor *daux_p = NULL;
-  if (aux.data) {
-    DNL_TRY(layer_ctx_zeros_like(&s->ctx, &daux, &aux));
-    DNL_TRY(ce_loss(&s->ctx, &lc, &aux, sb->labels, (float)(c->aux_weight * share), &loss_aux,
-                    &daux));
-    daux_p = &daux;
-  }
-  /* the global batch's losses, and whether to stop, the same on every rank */
-  double sums[3] = {main_share * loss_main, share * loss_aux, train_interrupted ? 1.0 : 0.0};
-  DNL_TRY(dist_allreduce_sum(d, sums, 3, DIST_F64, "losses"));
-  out->loss_main = (float)sums[0];
-  out->loss_aux = (float)sums[1];
-  out->interrupted = sums[2] > 0.0;
-  out->loss = out->loss_main + (float)c->aux_weight * out->loss_aux;
-  if (!isfinite(out->loss))
-    return dnl_error(DNL_ERR_NUMERIC, "loss is %s", isnan(out->loss) ? "NaN" : "infinite");
-  DNL_TRY(segnet_backward(&s->net, &s->ctx, &dlogits, daux_p));
-  /* the all-reduce's time, not that of the backward still queued on a GPU */
-  DNL_TRY(s->be->synchronize());
-  const double t = now_seconds();
-  DNL_TRY(dist_allreduce_sum_on(d, s->be, s->ps.grads, s->ps.total, DIST_F32, "gradients"));
-  out->allreduce_seconds = now_seconds() - t;
-  DNL_TRY(params_sgd_step(&s->ps, (float)lr, (float)c->momentum, (float)c->weight_decay));
-  /* a finite loss can still come with an Inf gradient: never go on (or save a
-   * checkpoint) with weights that are no longer numbers */
-  size_t bad;
-  DNL_TRY(s->be->count_nonfinite(s->ps.total, s->ps.values, &bad));
-  if (bad)
-    return dnl_error(DNL_ERR_NUMERIC, "the update made %zu parameters NaN or infinite", bad);
-  return DNL_OK;
+/* The next batch on the device, this rank's loss share, and the upload of the
+ * batch after it started before the step queues its ops. */
+static dnl_status stage_batch(session *s, batch_stage *stage, staged_batch *sb,
+                              double *share) {
+  DNL_TRY(batch_stage_next(stage, sb));
+  DNL_TRY(ce_share(s, sb->host, share));
+  return batch_stage_prefetch(stage);
+}
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+/* Memory of a training iteration, measured once after the first: the arena's
+ * high-water mark, the layers' workspace, the parameters (values, gradients,
+ * momentum) and the staged batches; and what the device reports in use. Logged
+ * and stored in the result file (rf NULL: neither). */
+static dnl_status report_memory(session *s, const batch_stage *stage, results_file *rf,
+                                bool quiet) {
+  if (!rf)
+    return DNL_OK;
+  size_t used = 0, total = 0;
+  DNL_TRY(s->be->memory_usage(&used, &total));
+  const size_t params = 3 * s->ps.total * sizeof(float);
+  const size_t batches = batch_stage_device_bytes(stage);
+  const size_t peak = s->act.peak + s->ctx.ws_size + params + batches;
+  if (!quiet)
+    fprintf(stderr,
+            "memory of a training iteration: %.1f MiB (activations %.1f, workspace %.1f, "
+            "parameters %.1f, batches %.1f); %s %.1f of %.1f MiB\n",
+            mib(peak), mib(s->act.peak), mib(s->ctx.ws_size), mib(params), mib(batches),
+            s->be->device == DEVICE_CPU ? "the process's resident set" : "the device has in use",
+            mib(used), mib(total));
+  results_memory m = {.peak_bytes = (int64_t)peak, .device_used_bytes = (int64_t)used};
+  return results_write_memory(rf, &m);
 }
 
 /* The run's group in plots: output.label, else the preset, else the variant and
@@ -207,6 +152,8 @@ static dnl_status loader_for(session *s, loader_pos start, loader **out) {
   lc.seed = (uint64_t)c->seed;
   lc.workers = c->workers;
   lc.start = start;
+  /* batches bound for a device are uploaded from page-locked memory */
+  lc.pinned = s->be->device == DEVICE_CPU ? NULL : s->be;
   return loader_create(&lc, out);
 }
 
@@ -259,8 +206,8 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
   return st;
 }
 
-static dnl_status save_checkpoint(session *s, long iter, loader *ld) {
-  loader_pos pos = loader_tell(ld);
+static dnl_status save_checkpoint(session *s, long iter, const batch_stage *stage) {
+  loader_pos pos = batch_stage_tell(stage);
   checkpoint_meta meta = {.iteration = iter, .rng_state = s->dropout_rng,
                           .loader_epoch = pos.epoch, .loader_index = pos.batch,
                           .config = s->config_text};
@@ -364,11 +311,11 @@ static dnl_status start_run(session *s, bool resume, const results_info *info,
 }
 
 /* Rank 0 writes the checkpoint, after the ranks checked they hold one model. */
-static dnl_status checkpoint_step(session *s, long iter, loader *ld) {
+static dnl_status checkpoint_step(session *s, long iter, const batch_stage *stage) {
   DNL_TRY(alike(s, check_weights(s, "at a checkpoint")));
   if (dist_rank(s->ctx.dist) != 0)
     return DNL_OK;
-  return save_checkpoint(s, iter, ld);
+  return save_checkpoint(s, iter, stage);
 }
 
 dnl_status train_run(session *s, const train_options *opt) {
@@ -409,9 +356,9 @@ dnl_status train_run(session *s, const train_options *opt) {
   DNL_TRY(alike(s, dist_check_same(d, resume, "whether the run's checkpoint can be read")));
   DNL_TRY(start_run(s, resume, &info, &rf, &start_iter, &start, opt->quiet));
 
-  step_buffers sb = {0};
   tensor cw = {0};
   loader *ld = NULL;
+  batch_stage stage = {0};
   dnl_status st = DNL_OK;
   if (c->n_class_weights) {
     int shape[1] = {c->n_class_weights};
@@ -419,10 +366,11 @@ dnl_status train_run(session *s, const train_options *opt) {
     if (st == DNL_OK)
       st = s->be->memcpy(cw.data, s->be->device, c->class_weights, DEVICE_CPU,
                          (size_t)c->n_class_weights * sizeof(float));
-    sb.class_weights = cw.data;
   }
   if (st == DNL_OK)
     st = loader_for(s, start, &ld);
+  if (st == DNL_OK)
+    st = batch_stage_init(&stage, s->be, ld, c->batch / world, c->crop, c->crop);
   struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
@@ -442,17 +390,25 @@ dnl_status train_run(session *s, const train_options *opt) {
   long it = start_iter;
   for (; st == DNL_OK && it < c->iterations; it++) {
     const double t_iter = now_seconds(), comm_before = d ? d->comm_seconds : 0.0;
-    const loader_batch *b;
-    st = loader_next(ld, &b);
+    staged_batch sb;
+    double share;
+    st = stage_batch(s, &stage, &sb, &share);
     if (st != DNL_OK)
       break;
     double lr = poly_lr(c->lr, it, c->iterations, c->power);
-    step_result r = {0};
-    st = train_step(s, b, &sb, lr, &r);
+    train_step_in in = {.images = &sb.images, .labels = sb.labels, .class_weights = cw.data,
+                        .share = share, .lr = lr, .interrupted = train_interrupted};
+    train_step_out r;
+    st = train_step(s, &in, &r);
     if (st != DNL_OK) {
       if (st == DNL_ERR_NUMERIC) /* from the global loss or the common weights */
         alike(s, dnl_error_context(st, "iteration %ld", it + 1));
       break;
+    }
+    if (it == start_iter) {
+      st = report_memory(s, &stage, rfp, opt->quiet);
+      if (st != DNL_OK)
+        break;
     }
     const long done = it + 1;
     double tnow = now_seconds();
@@ -496,7 +452,7 @@ dnl_status train_run(session *s, const train_options *opt) {
     const bool stop = world > 1 ? r.interrupted : train_interrupted;
     if ((c->checkpoint_every > 0 && done % c->checkpoint_every == 0) || done == c->iterations ||
         stop) {
-      st = checkpoint_step(s, done, ld);
+      st = checkpoint_step(s, done, &stage);
       if (st != DNL_OK)
         break;
     }
@@ -532,14 +488,11 @@ dnl_status train_run(session *s, const train_options *opt) {
     fin = results_finish(&rf, st == DNL_OK ? "finished" : failure);
     cl = results_close(&rf);
   }
+  batch_stage_free(&stage); /* before the loader: a pending upload reads its slot */
   if (ld)
     loader_destroy(ld);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (sb.own) {
-    tensor_free(&sb.images);
-    s->be->free(sb.labels);
-  }
   tensor_free(&cw);
   if (st != DNL_OK) {
     dnl_error(st, "%s", saved);

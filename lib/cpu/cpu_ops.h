@@ -12,6 +12,13 @@ dnl_status cpu_memcpy(void *dst, dnl_device dst_dev, const void *src, dnl_device
 dnl_status cpu_fill(float *x, size_t n, float value);
 dnl_status cpu_synchronize(void);
 
+/* cpu_transfer.c */
+dnl_status cpu_host_alloc_pinned(size_t bytes, void **out);
+void cpu_host_free_pinned(void *p);
+dnl_status cpu_upload_async(void *dst, const void *src, size_t bytes);
+dnl_status cpu_upload_wait(void);
+dnl_status cpu_memory_usage(size_t *used, size_t *total);
+
 /* cpu_blas.c */
 dnl_status cpu_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c,

@@ -21,6 +21,11 @@ static dnl_backend make_table(void) {
   t.memcpy = cuda_memcpy;
   t.fill = cuda_fill;
   t.synchronize = cuda_synchronize;
+  t.host_alloc_pinned = cuda_host_alloc_pinned;
+  t.host_free_pinned = cuda_host_free_pinned;
+  t.upload_async = cuda_upload_async;
+  t.upload_wait = cuda_upload_wait;
+  t.memory_usage = cuda_memory_usage;
   t.sgemm = cuda_sgemm;
   t.sgemm_batched = cuda_sgemm_batched;
   t.axpy = cuda_axpy;

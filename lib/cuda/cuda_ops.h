@@ -34,6 +34,13 @@ dnl_status cuda_memcpy(void *dst, dnl_device dst_dev, const void *src, dnl_devic
 dnl_status cuda_fill(float *x, size_t n, float value);
 dnl_status cuda_synchronize(void);
 
+/* cuda_transfer.cu */
+dnl_status cuda_host_alloc_pinned(size_t bytes, void **out);
+void cuda_host_free_pinned(void *p);
+dnl_status cuda_upload_async(void *dst, const void *src, size_t bytes);
+dnl_status cuda_upload_wait(void);
+dnl_status cuda_memory_usage(size_t *used, size_t *total);
+
 /* cuda_blas.cu */
 dnl_status cuda_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
