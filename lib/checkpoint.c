@@ -182,13 +182,13 @@ dnl_status checkpoint_save(const char *path, const param_store *ps, const checkp
 
 /* ---- comparing ---- */
 
-static dnl_status list_add(checkpoint_list *l, const char *name, const char *shape,
-                           const char *store_shape) {
+dnl_status checkpoint_list_add(checkpoint_list *l, const char *name, const char *shape,
+                               const char *store_shape) {
   if (l->count == l->capacity) {
     int cap = l->capacity ? 2 * l->capacity : 32;
     checkpoint_entry *items = realloc(l->items, (size_t)cap * sizeof *items);
     if (!items)
-      return dnl_error(DNL_ERR_NOMEM, "checkpoint: list of %d names", cap);
+      return dnl_error(DNL_ERR_NOMEM, "parameter comparison: list of %d names", cap);
     l->items = items;
     l->capacity = cap;
   }
@@ -227,7 +227,7 @@ static herr_t visit_param(hid_t group, const char *name, const H5L_info_t *info,
   shape_str(nd, dims, fshape, sizeof fshape);
   param_entry *e = params_find(w->ps, name);
   if (!e) {
-    w->status = list_add(&w->rep->unexpected, name, fshape, NULL);
+    w->status = checkpoint_list_add(&w->rep->unexpected, name, fshape, NULL);
     return w->status == DNL_OK ? 0 : -1;
   }
   w->seen[e - w->ps->entries] = true;
@@ -235,8 +235,8 @@ static herr_t visit_param(hid_t group, const char *name, const H5L_info_t *info,
   for (int i = 0; same && i < nd; i++)
     same = dims[i] == (size_t)e->shape[i];
   entry_shape_str(e, sshape, sizeof sshape);
-  w->status = same ? list_add(&w->rep->loaded, name, fshape, NULL)
-                   : list_add(&w->rep->mismatched, name, fshape, sshape);
+  w->status = same ? checkpoint_list_add(&w->rep->loaded, name, fshape, NULL)
+                   : checkpoint_list_add(&w->rep->mismatched, name, fshape, sshape);
   return w->status == DNL_OK ? 0 : -1;
 }
 
@@ -263,7 +263,7 @@ static dnl_status compare(hid_t file, const char *path, param_store *ps, checkpo
     if (!w.seen[i]) {
       char sshape[64];
       entry_shape_str(&ps->entries[i], sshape, sizeof sshape);
-      s = list_add(&rep->missing, ps->entries[i].name, sshape, NULL);
+      s = checkpoint_list_add(&rep->missing, ps->entries[i].name, sshape, NULL);
     }
   }
   free(w.seen);

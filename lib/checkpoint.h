@@ -33,6 +33,10 @@ typedef struct checkpoint_list {
   checkpoint_entry *items;
 } checkpoint_list;
 
+/* Appends an entry (store_shape NULL: none). */
+dnl_status checkpoint_list_add(checkpoint_list *l, const char *name, const char *shape,
+                               const char *store_shape);
+
 typedef struct checkpoint_report {
   checkpoint_list loaded;     /* in both with the same shape */
   checkpoint_list missing;    /* in the store, not in the checkpoint */

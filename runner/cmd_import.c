@@ -99,23 +99,6 @@ static void print_plan(const weight_file *wf, const import_plan *p) {
     printf("  dropped     %d BN step counters (*.num_batches_tracked)\n", counters);
 }
 
-static dnl_status list_add(checkpoint_list *l, const char *name, const char *shape,
-                           const char *store_shape) {
-  if (l->count == l->capacity) {
-    int cap = l->capacity ? 2 * l->capacity : 64;
-    checkpoint_entry *items = realloc(l->items, (size_t)cap * sizeof *items);
-    if (!items)
-      return dnl_error(DNL_ERR_NOMEM, "import: list of %d names", cap);
-    l->items = items;
-    l->capacity = cap;
-  }
-  checkpoint_entry *e = &l->items[l->count++];
-  snprintf(e->name, sizeof e->name, "%s", name);
-  snprintf(e->shape, sizeof e->shape, "%s", shape);
-  snprintf(e->store_shape, sizeof e->store_shape, "%s", store_shape ? store_shape : "");
-  return DNL_OK;
-}
-
 static const char *entry_shape(const param_entry *e, char *buf, size_t len) {
   tensor t = {.ndim = e->ndim};
   memcpy(t.shape, e->shape, sizeof t.shape);
@@ -135,21 +118,22 @@ static dnl_status compare(const import_plan *p, param_store *ps, checkpoint_repo
     wtensor_shape_str(k->src, fshape, sizeof fshape);
     param_entry *e = params_find(ps, k->name);
     if (!e) {
-      s = list_add(&rep->unexpected, k->name, fshape, NULL);
+      s = checkpoint_list_add(&rep->unexpected, k->name, fshape, NULL);
       continue;
     }
     seen[e - ps->entries] = true;
     bool same = e->ndim == k->src->ndim;
     for (int d = 0; same && d < e->ndim; d++)
       same = e->shape[d] == k->src->shape[d];
-    s = same ? list_add(&rep->loaded, k->name, fshape, NULL)
-             : list_add(&rep->mismatched, k->name, fshape, entry_shape(e, nshape, sizeof nshape));
+    s = same ? checkpoint_list_add(&rep->loaded, k->name, fshape, NULL)
+             : checkpoint_list_add(&rep->mismatched, k->name, fshape,
+                                   entry_shape(e, nshape, sizeof nshape));
   }
   for (int i = 0; s == DNL_OK && i < ps->count; i++) {
     char nshape[64];
     if (!seen[i])
-      s = list_add(&rep->missing, ps->entries[i].name,
-                   entry_shape(&ps->entries[i], nshape, sizeof nshape), NULL);
+      s = checkpoint_list_add(&rep->missing, ps->entries[i].name,
+                              entry_shape(&ps->entries[i], nshape, sizeof nshape), NULL);
   }
   free(seen);
   if (s != DNL_OK)
