@@ -184,12 +184,15 @@ Test(cuda_conv, many_shapes_keep_their_plans) {
     }
 }
 
-/* TF32 (the default) rounds each input to a 10-bit mantissa (unit roundoff
- * 2^-11 ~ 4.9e-4) and accumulates in FP32. The rounding errors of the K terms
- * of an output add like a random walk, so an output's error is about 2^-11 of
- * the rms size of the outputs, a few times that at the extreme. rtol 5e-3 and
- * an absolute floor of 5e-3 of the largest value leave about a tenfold margin,
- * and a wrong element or a lost accumulation is off by O(1). */
+/* TF32 (the default) keeps 10 mantissa bits of each input: a relative error of
+ * up to 2^-11 when rounded, 2^-10 when truncated, with FP32 accumulation. An
+ * output's error is then at most about 2e-3 of its size where truncation
+ * biases every product the same way, and otherwise a random walk over its K
+ * products, about 2^-11 of the size of the outputs; an output that a sum
+ * cancelled to near zero keeps that absolute error. rtol 5e-3 with an absolute
+ * floor of 5e-3 of the largest value leaves more than twice the worst bias and
+ * ten times the random part, while a wrong element or a lost accumulation is
+ * off by O(1). */
 Test(cuda_conv, matches_cpu_tf32) {
   const dnl_backend *g = cuda_with_tf32("1");
   for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
