@@ -19,7 +19,8 @@ __global__ static void add_kernel(size_t n, const float *a, const float *b, floa
 }
 
 __global__ static void relu_forward_kernel(size_t n, const float *x, float *y) {
-  GRID_STRIDE_LOOP(i, n) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  /* NaN passes, as on the CPU (and in PyTorch), to reach the loss check */
+  GRID_STRIDE_LOOP(i, n) y[i] = x[i] <= 0.0f ? 0.0f : x[i];
 }
 
 __global__ static void relu_backward_kernel(size_t n, const float *y, const float *dy,

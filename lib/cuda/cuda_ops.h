@@ -1,8 +1,9 @@
 /* The CUDA backend's ops (cuBLAS + own kernels); see lib/backend.h for the
  * contracts, which are the CPU backend's. Every op runs on the default stream
  * of the device chosen by cuda_backend_open(); ops that return host values
- * (sum, count_nonfinite) synchronise. The backend state (handles, reduction
- * scratch) is process-wide, so ops are meant to be called from one host thread. */
+ * (sum, count_nonfinite, the losses, select_kth) synchronise. The backend
+ * state (handles, reduction scratch) is process-wide, so ops are meant to be
+ * called from one host thread. */
 #ifndef DNL_CUDA_OPS_H
 #define DNL_CUDA_OPS_H
 
@@ -70,6 +71,41 @@ dnl_status cuda_softmax_backward(int outer, int len, int inner, const float *y,
 /* cuda_sgd.cu */
 dnl_status cuda_sgd_update(size_t n, float *w, const float *g, float *momentum_buf, float lr,
                            float momentum, float weight_decay);
+
+/* cuda_channels.cu */
+dnl_status cuda_channel_scale_forward(int n, int c, int hw, const float *x, const float *scale,
+                                      float *y);
+dnl_status cuda_channel_scale_backward(int n, int c, int hw, const float *dy,
+                                       const float *scale, float *dx);
+dnl_status cuda_copy_channels(int n, int hw, const float *src, int src_c, int src_off,
+                              float *dst, int dst_c, int dst_off, int count, bool accumulate);
+
+/* cuda_pool.cu */
+dnl_status cuda_maxpool_forward(const pool_shape *s, const float *x, float *y,
+                                int32_t *argmax);
+dnl_status cuda_maxpool_backward(const pool_shape *s, const float *dy, const int32_t *argmax,
+                                 float *dx);
+
+/* cuda_resize.cu */
+dnl_status cuda_resize_forward(const resize_shape *s, const float *x, float *y);
+dnl_status cuda_resize_backward(const resize_shape *s, const float *dy, float *dx);
+
+/* cuda_loss.cu */
+dnl_status cuda_ce_prob_gt(const ce_shape *s, const float *logits, const int32_t *labels,
+                           float *p_gt, size_t *n_valid);
+dnl_status cuda_select_kth(size_t n, const float *x, size_t k, float *scratch, float *out);
+dnl_status cuda_ce_forward_backward(const ce_shape *s, const float *logits,
+                                    const int32_t *labels, const float *weights,
+                                    const float *p_gt, float threshold, float loss_weight,
+                                    float *loss, float *dlogits);
+
+/* cuda_block_ops.cu */
+dnl_status cuda_center_rows(int rows, int len, const float *x, float *y);
+dnl_status cuda_attention_combine_forward(int n, int c, int p, const float *gamma,
+                                          const float *pair, const float *unary, float *z);
+dnl_status cuda_attention_combine_backward(int n, int c, int p, const float *gamma,
+                                           const float *pair, const float *dz, float *dpair,
+                                           float *dgamma, float *dunary);
 
 /* cuda_conv.cu (cuDNN; DNL_CUDA_TF32=0: exact FP32 instead of TF32) */
 size_t cuda_conv2d_workspace(const conv2d_shape *s);

@@ -16,13 +16,13 @@ __global__ static void softmax_rows_kernel(int len, const float *x, float *y) {
   for (int k = threadIdx.x; k < len; k += blockDim.x)
     mx = fmaxf(mx, xr[k]);
   mx = block_reduce(mx, reduce_max(), -INFINITY);
-  float sum = 0.0f;
+  double sum = 0.0; /* in double, as the CPU */
   for (int k = threadIdx.x; k < len; k += blockDim.x) {
     const float e = expf(xr[k] - mx);
     yr[k] = e;
     sum += e;
   }
-  const float inv = 1.0f / block_reduce(sum, reduce_add(), 0.0f);
+  const float inv = (float)(1.0 / block_reduce(sum, reduce_add(), 0.0));
   for (int k = threadIdx.x; k < len; k += blockDim.x)
     yr[k] *= inv;
 }
@@ -53,12 +53,12 @@ __global__ static void softmax_columns_kernel(int outer, int len, int inner, con
 __global__ static void softmax_rows_backward_kernel(int len, const float *y, const float *dy,
                                                     float *dx) {
   const size_t base = (size_t)blockIdx.x * len;
-  float dot = 0.0f;
+  double dot = 0.0; /* in double, as the CPU */
   for (int k = threadIdx.x; k < len; k += blockDim.x)
-    dot += y[base + k] * dy[base + k];
-  dot = block_reduce(dot, reduce_add(), 0.0f);
+    dot += (double)y[base + k] * dy[base + k];
+  const float d = (float)block_reduce(dot, reduce_add(), 0.0);
   for (int k = threadIdx.x; k < len; k += blockDim.x)
-    dx[base + k] += y[base + k] * (dy[base + k] - dot);
+    dx[base + k] += y[base + k] * (dy[base + k] - d);
 }
 
 __global__ static void softmax_columns_backward_kernel(int outer, int len, int inner,

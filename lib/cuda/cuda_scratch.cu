@@ -1,0 +1,26 @@
+#include "lib/cuda/cuda_scratch.h"
+
+#include "lib/cuda/cuda_check.h"
+
+dnl_status cuda_scratch_get(cuda_scratch *s, size_t bytes, const char *what, void **out) {
+  *out = NULL;
+  if (bytes == 0)
+    bytes = 1;
+  if (s->bytes < bytes) {
+    /* cudaFree waits for the kernels that still read the old buffer */
+    if (s->p)
+      CUDA_CHECK(cudaFree(s->p));
+    s->p = NULL;
+    s->bytes = 0;
+    cudaError_t e = cudaMalloc(&s->p, bytes);
+    if (e != cudaSuccess) {
+      cudaGetLastError(); /* clear it: later launch checks read the last error */
+      s->p = NULL;
+      return dnl_error(cuda_status_code(e), "cuda %s: cannot allocate %zu bytes of scratch: %s",
+                       what, bytes, cudaGetErrorString(e));
+    }
+    s->bytes = bytes;
+  }
+  *out = s->p;
+  return DNL_OK;
+}
