@@ -126,7 +126,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDNL)
 
 test: $(TEST_BIN) all
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
-	  DNL_BIN=$(BIN) ./$(TEST_BIN) --jobs 2 $(TEST_ARGS)
+	  DNL_BIN=$(BIN) $(abspath $(TEST_BIN)) --jobs 2 $(TEST_ARGS)
 
 # Sanitizer reports go to files, and any report fails the target: LeakSanitizer
 # reports when a test worker exits, after Criterion has counted the test passed.
