@@ -92,10 +92,10 @@ static dnl_status report_memory(session *s, const batch_stage *stage, results_fi
   if (!quiet)
     fprintf(stderr,
             "memory of a training iteration: %.1f MiB (activations %.1f, workspace %.1f, "
-            "parameters %.1f, batches %.1f); %s %.1f of %.1f MiB\n",
+            "parameters %.1f, batches %.1f); %.1f of %.1f MiB %s\n",
             mib(peak), mib(s->act.peak), mib(s->ctx.ws_size), mib(params), mib(batches),
-            s->be->device == DEVICE_CPU ? "the process's resident set" : "the device has in use",
-            mib(used), mib(total));
+            mib(used), mib(total),
+            s->be->device == DEVICE_CPU ? "resident in this process" : "in use on the device");
   results_memory m = {.peak_bytes = (int64_t)peak, .device_used_bytes = (int64_t)used};
   return results_write_memory(rf, &m);
 }
