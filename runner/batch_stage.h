@@ -38,6 +38,7 @@ typedef struct batch_stage {
 /* Batches of n images of h x w (the loader's training batches). */
 dnl_status batch_stage_init(batch_stage *st, const dnl_backend *be, loader *ld, int n, int h,
                             int w);
+/* Before destroying the loader: a pending upload still reads its slot. */
 void batch_stage_free(batch_stage *st);
 
 /* The next batch, on the device. A batch of another size than the stage's is
