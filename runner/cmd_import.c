@@ -144,7 +144,7 @@ static dnl_status compare(const import_plan *p, param_store *ps, checkpoint_repo
 /* --config: compares with the network, drops mismatches when asked. */
 static dnl_status check_config(const import_args *a, import_plan *p) {
   session s;
-  dnl_status st = session_open(&s, a->config, a->sets, a->nsets);
+  dnl_status st = session_open_host(&s, a->config, a->sets, a->nsets);
   dataset_info info;
   if (st == DNL_OK)
     st = dataset_info_get(s.cfg.dataset, &info);

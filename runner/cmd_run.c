@@ -198,7 +198,7 @@ int cmd_params(int argc, char **argv) {
   if (rc)
     return rc == 1 ? 0 : rc;
   session s;
-  if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK)
+  if (session_open_host(&s, a.config, a.sets, a.nsets) != DNL_OK)
     return fail("params", &s);
   dataset_info info;
   if (dataset_info_get(s.cfg.dataset, &info) != DNL_OK)
@@ -237,7 +237,7 @@ int cmd_config(int argc, char **argv) {
   if (rc)
     return rc == 1 ? 0 : rc;
   session s;
-  if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK)
+  if (session_open_host(&s, a.config, a.sets, a.nsets) != DNL_OK)
     return fail("config", &s);
   char blk[512];
   block_config rb;

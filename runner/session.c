@@ -45,8 +45,8 @@ dnl_status session_override(config_t *c, const char *assignment) {
   return st;
 }
 
-dnl_status session_open(session *s, const char *config_path, const char *const *overrides,
-                        int n_overrides) {
+static dnl_status open_on(session *s, const char *config_path, const char *const *overrides,
+                          int n_overrides, bool host) {
   memset(s, 0, sizeof *s);
   params_init(&s->ps);
   DNL_TRY(cfg_load_layered(&s->config, config_path, run_config_schema()));
@@ -64,7 +64,7 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
     omp_set_num_threads(s->cfg.threads);
     openblas_set_num_threads(s->cfg.threads);
   }
-  DNL_TRY(backend_get(s->cfg.device, &s->be));
+  DNL_TRY(backend_get(host ? DEVICE_CPU : s->cfg.device, &s->be));
   DNL_TRY(backend_check(s->be));
   DNL_TRY(arena_init(&s->act, s->be, 0));
   rng_seed3(&s->dropout_rng, (uint64_t)s->cfg.seed, 0xd70, 0);
@@ -75,6 +75,16 @@ dnl_status session_open(session *s, const char *config_path, const char *const *
   snprintf(s->checkpoint_path, sizeof s->checkpoint_path, "%s/%s%s%s.ckpt",
            s->cfg.out_dir, sub ? sub : "", sub ? "/" : "", s->cfg.name);
   return DNL_OK;
+}
+
+dnl_status session_open(session *s, const char *config_path, const char *const *overrides,
+                        int n_overrides) {
+  return open_on(s, config_path, overrides, n_overrides, false);
+}
+
+dnl_status session_open_host(session *s, const char *config_path, const char *const *overrides,
+                             int n_overrides) {
+  return open_on(s, config_path, overrides, n_overrides, true);
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {

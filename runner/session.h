@@ -35,6 +35,10 @@ dnl_status session_override(config_t *c, const char *assignment);
  * backend. Datasets and network come with the calls below. */
 dnl_status session_open(session *s, const char *config_path, const char *const *overrides,
                         int n_overrides);
+/* As session_open, but on the CPU backend whatever the config's device: for the
+ * commands that build the network without running it (params, config, import). */
+dnl_status session_open_host(session *s, const char *config_path, const char *const *overrides,
+                             int n_overrides);
 /* Opens the training and/or validation split (generating synth data on first use). */
 dnl_status session_open_data(session *s, bool train, bool val);
 /* Builds the network for the dataset's classes and initialises its parameters

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "net/segnet.h"
+#include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
 static block_config dnl_block(bool scale) {
@@ -129,4 +130,20 @@ Test(net, tiny_training_gradients_match_pytorch) {
   h5io_array_free(&x), h5io_array_free(&want), h5io_array_free(&rm), h5io_array_free(&ra);
   segnet_free(&net);
   test_env_free(&env);
+}
+
+/* params and config build the network without running it: a config for the
+ * GPU works on any machine (this one has none, or the build has no CUDA). */
+Test(net, params_and_config_of_a_cuda_config_need_no_gpu, .timeout = 120) {
+  char dir[256];
+  tmpdir_make(dir, sizeof dir, "net_cli");
+  char *out, *err;
+  int rc = test_run_program(dir, "runner params experiments/base/cityscapes_r101.cfg", &out,
+                            &err);
+  cr_assert_eq(rc, 0, "runner params: %s", err);
+  cr_assert(strstr(out, "trainable parameters: 71484392"), "output: %s", out);
+  rc = test_run_program(dir, "runner config experiments/base/cityscapes_r101.cfg", &out, &err);
+  cr_assert_eq(rc, 0, "runner config: %s", err);
+  cr_assert(strstr(out, "device = \"cuda\";"), "the config keeps its device: %s", out);
+  tmpdir_remove(dir);
 }
