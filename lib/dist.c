@@ -142,14 +142,16 @@ static dnl_status copies_allreduce(dist *d, void *buf, size_t count, dist_type t
   return be->memcpy(buf, be->device, h->host, DEVICE_CPU, bytes);
 }
 
+static dnl_status copies_finish(dist *d) { return d->device_be->synchronize(); }
+
 static void copies_close(dist *d) {
   host_copies *h = d->device_impl;
   free(h->host);
   free(h);
 }
 
-static const dist_device_ops copies_ops = {.allreduce_sum = copies_allreduce,
-                                           .close = copies_close};
+static const dist_device_ops copies_ops = {
+    .finish = copies_finish, .allreduce_sum = copies_allreduce, .close = copies_close};
 
 /* DNL_DIST_NCCL=0 keeps device buffers on host copies (e.g. to compare with NCCL) */
 static dnl_status nccl_wanted(bool *out) {
@@ -199,7 +201,7 @@ dnl_status dist_allreduce_sum_on(dist *d, const dnl_backend *be, void *buf, size
                      "(dist_use_device)",
                      what, device_name(be->device));
   /* the time of the sum alone, not of the computation queued before it */
-  DNL_TRY(be->synchronize());
+  DNL_TRY(d->device_ops->finish(d));
   const double t = now_seconds();
   dnl_status st = d->device_ops->allreduce_sum(d, buf, count, type, what);
   d->comm_seconds += now_seconds() - t;

@@ -49,6 +49,8 @@ typedef struct dist_ops {
 
 /* A communicator for buffers in a device's memory (dist_use_device). */
 typedef struct dist_device_ops {
+  /* waits for the device's work queued so far, which a sum follows (not timed) */
+  dnl_status (*finish)(dist *d);
   /* as dist_ops.allreduce_sum on device memory; returns once buf holds the sum */
   dnl_status (*allreduce_sum)(dist *d, void *buf, size_t count, dist_type type,
                               const char *what);
@@ -100,8 +102,8 @@ dnl_status dist_use_device(dist *d, const dnl_backend *be);
 
 /* dist_allreduce_sum on a buffer in be's memory: host memory for the CPU
  * backend, else the device of dist_use_device (be must be the backend given
- * there). The device's queued work is finished first (not counted in
- * comm_seconds); returns once buf holds the sum. */
+ * there). The work queued before it on the device's compute stream is finished
+ * first (not counted in comm_seconds); returns once buf holds the sum. */
 dnl_status dist_allreduce_sum_on(dist *d, const dnl_backend *be, void *buf, size_t count,
                                  dist_type type, const char *what);
 

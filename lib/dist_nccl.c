@@ -93,6 +93,16 @@ static dnl_status wait_done(dist *d, nccl_comm *c, const char *what) {
   }
 }
 
+/* The default stream only: uploads on the backend's copy stream go on. */
+static dnl_status nccl_finish(dist *d) {
+  (void)d;
+  const cudaError_t e = cudaStreamSynchronize(NULL);
+  if (e != cudaSuccess)
+    return dnl_error(DNL_ERR_IO, "NCCL: the work before an all-reduce failed: %s",
+                     cudaGetErrorString(e));
+  return DNL_OK;
+}
+
 static dnl_status nccl_allreduce_sum(dist *d, void *buf, size_t count, dist_type type,
                                      const char *what) {
   nccl_comm *c = d->device_impl;
@@ -125,8 +135,8 @@ static void nccl_close(dist *d) {
   free(c);
 }
 
-static const dist_device_ops nccl_ops = {.allreduce_sum = nccl_allreduce_sum,
-                                         .close = nccl_close};
+static const dist_device_ops nccl_ops = {
+    .finish = nccl_finish, .allreduce_sum = nccl_allreduce_sum, .close = nccl_close};
 
 bool dist_nccl_built(void) { return true; }
 
