@@ -438,7 +438,9 @@ dnl_status train_run(session *s, const train_options *opt) {
         char eta[32] = "?";
         if (rate > 0)
           format_eta((double)(c->iterations - done) * c->batch / rate, eta, sizeof eta);
-        fprintf(stderr, "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s%s  ETA %s%s",
+        fprintf(stderr,
+                "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s%s  "
+                "ETA %s%s",
                 tty ? "\r\033[K" : "", prefix, done, c->iterations, r.loss, r.loss_main,
                 r.loss_aux, lr, rate, comm, eta, tty ? "" : "\n");
       }
