@@ -2,8 +2,8 @@
  * same size. Convolution as im2col + GEMM does per image the work of one GEMM
  * with M = cout, N = oh*ow, K = cin*k*k, so that GEMM's rate is the ceiling the
  * convolution can approach; the forward target is 60% of it.
- * Each shape: a pause, one warm-up round, then timed rounds of every kind in
- * turn (at least MIN_ROUNDS and MIN_SECONDS), the median of each kind. */
+ * Each shape: one warm-up call of every kind, then ROUNDS rounds of bursts of
+ * every kind in turn (see measure_all), the median rate of each kind. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -14,9 +14,8 @@
 
 #include "lib/cpu/cpu_ops.h"
 
-#define MIN_ROUNDS 15
-#define MAX_ROUNDS 1000
-#define MIN_SECONDS 1.0
+#define ROUNDS 9
+#define BURST_SECONDS 0.04
 #define TARGET_RATIO 0.60
 
 typedef struct bench_shape {
@@ -80,31 +79,33 @@ static dnl_status run_once(run_kind kind, const conv2d_shape *s, buffers *b) {
   return dnl_error(DNL_ERR_ARG, "bench_conv: unknown run kind %d", (int)kind);
 }
 
-/* Median GFLOP/s of each kind over rounds that run every kind once in turn, so
+/* Median GFLOP/s of each kind over ROUNDS rounds. A round runs every kind in
+ * turn, each as a burst of back-to-back calls for at least BURST_SECONDS, so
  * that a slow spell of this shared machine hits the convolution and the sgemm
- * it is compared with alike. At least MIN_ROUNDS rounds and MIN_SECONDS in all,
- * after one warm-up round; the pause first lets the thread pools of the
- * previous shape go idle (OpenMP workers spin after a region, OpenBLAS's longer). */
+ * it is compared with alike, while every rate is that of calls in steady state
+ * as in training (a single call right after a switch of kind pays for waking
+ * thread pools: OpenBLAS's own workers keep spinning for a while after its
+ * threaded sgemm and halve the speed of OpenMP work that starts meanwhile). */
 static dnl_status measure_all(const conv2d_shape *s, buffers *b, double gflops[RUN_KINDS]) {
   const double flops = 2.0 * s->n * s->cout * s->oh * s->ow * s->cin * s->kh * s->kw;
-  static double t[RUN_KINDS][MAX_ROUNDS];
-  nanosleep(&(struct timespec){.tv_nsec = 200 * 1000 * 1000}, NULL);
+  double rate[RUN_KINDS][ROUNDS];
   for (int kind = 0; kind < RUN_KINDS; kind++)
     DNL_TRY(run_once((run_kind)kind, s, b));
-  int rounds = 0;
-  const double start = now_seconds();
-  while (rounds < MAX_ROUNDS &&
-         (rounds < MIN_ROUNDS || now_seconds() - start < MIN_SECONDS)) {
+  for (int r = 0; r < ROUNDS; r++)
     for (int kind = 0; kind < RUN_KINDS; kind++) {
       const double t0 = now_seconds();
-      DNL_TRY(run_once((run_kind)kind, s, b));
-      t[kind][rounds] = now_seconds() - t0;
+      double t = 0.0;
+      long calls = 0;
+      do {
+        DNL_TRY(run_once((run_kind)kind, s, b));
+        calls++;
+        t = now_seconds() - t0;
+      } while (t < BURST_SECONDS);
+      rate[kind][r] = flops * (double)calls / t * 1e-9;
     }
-    rounds++;
-  }
   for (int kind = 0; kind < RUN_KINDS; kind++) {
-    qsort(t[kind], (size_t)rounds, sizeof t[kind][0], compare_double);
-    gflops[kind] = flops / t[kind][rounds / 2] * 1e-9;
+    qsort(rate[kind], ROUNDS, sizeof rate[kind][0], compare_double);
+    gflops[kind] = rate[kind][ROUNDS / 2];
   }
   return DNL_OK;
 }
@@ -176,9 +177,9 @@ static void use_runner_wait_policy(char **argv) {
 int main(int argc, char **argv) {
   use_runner_wait_policy(argv);
   const char *only = argc > 1 ? argv[1] : "";
-  printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of >= %d "
-         "interleaved rounds (>= %.1f s) per shape\n",
-         MIN_ROUNDS, MIN_SECONDS);
+  printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d rounds of "
+         "%.0f ms bursts of each kind in turn\n",
+         ROUNDS, BURST_SECONDS * 1e3);
   const char *wait_policy = getenv("OMP_WAIT_POLICY");
   printf("threads: OpenMP %d (OMP_WAIT_POLICY %s), OpenBLAS %d; forward target: conv/sgemm >= "
          "%.2f\n",

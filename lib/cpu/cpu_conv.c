@@ -19,13 +19,11 @@
 
 #include "lib/cpu/cpu_ops.h"
 
-/* Column tiles: TILE_FLOATS bounds one thread's tile of the column matrix, so
- * that the tile and sgemm's packed copy of it both stay in a core's L2 cache
- * (1 MiB on the development machine; a 1 MiB tile halved the small layers'
- * rate there); at least MIN_TILE_COLS columns, since sgemm repacks the weights
- * for every call. */
-#define TILE_FLOATS (64 * 1024)
-#define MIN_TILE_COLS 96
+/* Column tiles: TILE_FLOATS bounds one thread's tile of the column matrix (it
+ * stays in cache between im2col and the sgemm that reads it); at least
+ * MIN_TILE_COLS columns, since sgemm repacks the weights for every call. */
+#define TILE_FLOATS (256 * 1024)
+#define MIN_TILE_COLS 256
 
 static int imin(int a, int b) { return a < b ? a : b; }
 static int imax(int a, int b) { return a > b ? a : b; }
