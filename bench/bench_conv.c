@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/cpu/cpu_ops.h"
+#include "lib/omp_policy.h"
 
 #define ROUNDS 9
 #define BURST_SECONDS 0.04
@@ -163,28 +164,17 @@ static dnl_status bench_shape_run(const bench_shape *bs, bool *met_target) {
   return DNL_OK;
 }
 
-/* Measures under the OpenMP wait policy the runner uses (runner/main.c): libgomp
- * reads it before main, so the program restarts itself once with it set. */
-static void use_runner_wait_policy(char **argv) {
-  if (getenv("OMP_WAIT_POLICY"))
-    return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  execv("/proc/self/exe", argv);
-  /* exec failed: measure under the default policy, which the header line shows */
-}
-
 /* bench_conv [WORD]: only the shapes whose name contains WORD (e.g. tiny). */
 int main(int argc, char **argv) {
-  use_runner_wait_policy(argv);
+  omp_policy_reexec(argv);
   const char *only = argc > 1 ? argv[1] : "";
   printf("bench_conv: CPU backend conv2d vs OpenBLAS sgemm, GFLOP/s, median of %d rounds of "
          "%.0f ms bursts of each kind in turn\n",
          ROUNDS, BURST_SECONDS * 1e3);
-  const char *wait_policy = getenv("OMP_WAIT_POLICY");
-  printf("threads: OpenMP %d (OMP_WAIT_POLICY %s), OpenBLAS %d; forward target: conv/sgemm >= "
+  printf("threads: OpenMP %d (wait policy: %s), OpenBLAS %d; forward target: conv/sgemm >= "
          "%.2f\n",
-         omp_get_max_threads(), wait_policy ? wait_policy : "unset",
-         openblas_get_num_threads(), TARGET_RATIO);
+         omp_get_max_threads(), omp_policy_describe(), openblas_get_num_threads(),
+         TARGET_RATIO);
   printf("%-29s %5s %5s %6s %8s %8s %8s %8s %6s\n", "shape (batch in the text)", "M", "N", "K",
          "fwd", "bwd-data", "bwd-wt", "sgemm", "ratio");
   int missed = 0;

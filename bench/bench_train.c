@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/omp_policy.h"
 #include "runner/train_step.h"
 
 #define CONFIG_TINY "experiments/base/synth_tiny.cfg"
@@ -234,6 +235,7 @@ static bool run_twin(const char *args, bool cuda, double *median, double *best,
            cuda ? " or sees no CUDA device" : "");
     return false;
   }
+  /* the twin inherits our OpenMP wait policy: both run under the same conditions */
   snprintf(cmd, sizeof cmd, "%s %s %s", twin_python(), TWIN, args);
   FILE *p = popen(cmd, "r");
   if (!p) {
@@ -263,16 +265,6 @@ static void print_load(const char *when) {
   if (getloadavg(load, 3) == 3)
     printf("load average %s: %.2f %.2f %.2f (%ld cores)\n", when, load[0], load[1], load[2],
            sysconf(_SC_NPROCESSORS_ONLN));
-}
-
-/* Spinning OpenMP threads steal the cores from OpenBLAS (see runner/main.c);
- * libgomp reads the policy at load time, so restart once with it set. The
- * PyTorch twin inherits the same environment. */
-static void ensure_passive_wait(char **argv) {
-  if (getenv("OMP_WAIT_POLICY"))
-    return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  execv("/proc/self/exe", argv);
 }
 
 static const char usage[] =
@@ -309,7 +301,7 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
 }
 
 int main(int argc, char **argv) {
-  ensure_passive_wait(argv);
+  omp_policy_reexec(argv);
   bench_opts o;
   int rc = parse_args(argc, argv, &o);
   if (rc)
@@ -342,9 +334,9 @@ int main(int argc, char **argv) {
     return 1;
   }
   printf("bench_train: %s (%zu parameters, %d classes) on %s, batch %d, crop %d, %d threads, "
-         "OMP_WAIT_POLICY=%s%s%s; %d rounds of %d iterations after %d\n",
+         "wait policy: %s%s%s; %d rounds of %d iterations after %d\n",
          config, params_count_trainable(&s.ps), info.num_classes, device_name(o.device), batch,
-         crop, threads, getenv("OMP_WAIT_POLICY"), cuda ? ", DNL_CUDA_TF32=" : "",
+         crop, threads, omp_policy_describe(), cuda ? ", DNL_CUDA_TF32=" : "",
          cuda ? getenv("DNL_CUDA_TF32") : "", ROUNDS, ITERS, WARMUP);
   print_load("before");
   double ours[ROUNDS * ITERS], twin_median[ROUNDS], twin_best = 1e30, conv_flops = 0.0;

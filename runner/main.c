@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "lib/backend.h"
+#include "lib/omp_policy.h"
 #include "lib/version.h"
 #include "runner/cmd_blocks.h"
 #include "runner/cmd_data.h"
@@ -41,20 +41,8 @@ static int cmd_version(void) {
   return 0;
 }
 
-/* OpenMP threads that spin while waiting steal the 2 cores of a small machine
- * from OpenBLAS and the loader threads (3x slower training, measured). libgomp
- * reads OMP_WAIT_POLICY when it loads, before main, so the program restarts
- * itself once with a passive policy unless the user chose one. */
-static void ensure_passive_wait(char **argv) {
-  if (getenv("OMP_WAIT_POLICY"))
-    return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  execv("/proc/self/exe", argv);
-  /* exec failed: go on with the spinning policy, only slower */
-}
-
 int main(int argc, char **argv) {
-  ensure_passive_wait(argv);
+  omp_policy_reexec(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;
