@@ -9,9 +9,18 @@ Usage: attention_twin.py --threads T --sizes 33,65,97 [--channels 512 --inner 25
 Prints one line per size (best of the repeats after two warm-up steps):
   twin size=S seconds=<wall fwd+bwd> cpu_seconds=<process CPU> rss_extra_bytes=<peak RSS
   growth of the first step>
+
+With --device cuda: the pairwise attention alone on the GPU, materialised the
+same way (q, k [1, inner, P], v [1, inner, P], scale 1/sqrt(inner), fp32 with
+TF32 off), forward + backward by autograd, timed between synchronisations:
+  twin_cuda device=<name>
+  twin_cuda size=S seconds=<best fwd+bwd> peak_bytes=<torch.cuda.max_memory_allocated
+  over the first step, inputs included>
+or "twin_cuda unavailable: <why>" and exit status 3 when torch has no GPU.
 """
 import argparse
 import math
+import sys
 import time
 
 import torch
@@ -68,14 +77,61 @@ def step(x, dy, p, inner):
         t.grad = None
 
 
+def attention_step(q, k, v, dout, scale):
+    logits = torch.bmm(q.transpose(1, 2), k) * scale
+    attn = torch.softmax(logits, dim=2)
+    out = torch.bmm(v, attn.transpose(1, 2))
+    out.backward(dout)
+    for t in (q, k, v):
+        t.grad = None
+
+
+def cuda_main(a):
+    if not torch.cuda.is_available():
+        print(f"twin_cuda unavailable: torch {torch.__version__} sees no CUDA device", flush=True)
+        return 3
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    dev = torch.device("cuda")
+    print(f"twin_cuda device={torch.cuda.get_device_name(dev)}", flush=True)
+    torch.manual_seed(0)
+    scale = 1.0 / math.sqrt(a.inner)
+    for s in (int(v) for v in a.sizes.split(",")):
+        p = s * s
+        q, k, v = (torch.randn(1, a.inner, p, device=dev).requires_grad_() for _ in range(3))
+        dout = torch.randn(1, a.inner, p, device=dev)
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        attention_step(q, k, v, dout, scale)
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()
+        attention_step(q, k, v, dout, scale)
+        best = math.inf
+        for _ in range(a.repeats):
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            attention_step(q, k, v, dout, scale)
+            torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+        print(f"twin_cuda size={s} seconds={best:.6f} peak_bytes={peak}", flush=True)
+        del q, k, v, dout
+        torch.cuda.empty_cache()
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--threads", type=int, required=True)
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--threads", type=int)
     ap.add_argument("--sizes", required=True)
     ap.add_argument("--channels", type=int, default=512)
     ap.add_argument("--inner", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
+    if a.device == "cuda":
+        sys.exit(cuda_main(a))
+    if a.threads is None:
+        ap.error("--threads is required with --device cpu")
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     p = params(a.channels, a.inner)

@@ -17,7 +17,18 @@
  * published code does (bmm + softmax over the materialised P x P logits).
  * Targets: fused attention memory at 97x97 at least 10x below the
  * reference's, fused time no worse than the reference at 97x97 and no slower
- * than PyTorch. */
+ * than PyTorch.
+ *
+ * --device cuda: the attention op alone on the GPU (q, k [1, C', P],
+ * v [1, C', P], C' = 256, scale 1/sqrt(C')), forward + backward of the fused
+ * and the reference kernel, best of GPU_REPEATS steps after warm-ups, timed
+ * between synchronisations; device memory counted (every buffer the step
+ * uses: inputs, output, gradients, kept tensors, workspace); the two kernels'
+ * results compared. PyTorch twin on cuda: the materialised version (bmm,
+ * softmax, bmm; autograd), its peak from torch.cuda.max_memory_allocated.
+ * Target: fused time at 97x97 at most half of PyTorch's. Without a GPU (or a
+ * build without CUDA=1) this mode says so and exits 1. */
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +36,7 @@
 #include <time.h>
 
 #include "blocks/block.h"
+#include "lib/backend.h"
 #include "lib/layers/attention.h"
 
 #define REPEATS 3
@@ -228,7 +240,7 @@ static void print_row(int size, const char *kernel, const result *r, bool counte
   fflush(stdout);
 }
 
-int main(void) {
+static int cpu_main(void) {
   const int threads = omp_get_max_threads();
   printf("bench_attention: dnl block (whiten in, scale, unary) C=%d C'=%d N=1, forward + "
          "backward, CPU, %d threads; seconds: best of %d (wall, process CPU); memory in "
@@ -266,4 +278,279 @@ int main(void) {
              fus[i].cpu_seconds / twin[i].cpu_seconds,
              fus[i].seconds <= twin[i].seconds ? "met" : "MISSED");
   return 0;
+}
+
+/* ---- --device cuda: the attention op on the GPU ---- */
+
+#define GPU_REPEATS 10
+#define GPU_WARMUPS 2
+
+typedef struct gpu_result {
+  double seconds;
+  size_t device_bytes, attention_bytes;
+} gpu_result;
+
+/* Device buffers of one kernel's step; bytes counts all of them. */
+typedef struct gpu_step {
+  float *q, *k, *v, *dout, *out, *saved, *dq, *dk, *dv;
+  void *ws;
+  size_t bytes;
+} gpu_step;
+
+static dnl_status gpu_buffer(const dnl_backend *g, size_t bytes, size_t *total, void **out) {
+  DNL_TRY(g->alloc(bytes, out));
+  *total += bytes;
+  return DNL_OK;
+}
+
+static dnl_status gpu_upload(const dnl_backend *g, const float *host, size_t n, size_t *total,
+                             float **out) {
+  DNL_TRY(gpu_buffer(g, n * sizeof(float), total, (void **)out));
+  return g->memcpy(*out, DEVICE_CUDA, host, DEVICE_CPU, n * sizeof(float));
+}
+
+static dnl_status gpu_setup(const dnl_backend *g, const attention_shape *s, bool fused,
+                            const float *q, const float *k, const float *v, const float *dout,
+                            gpu_step *st) {
+  const size_t nqk = (size_t)s->n * s->d * s->p, nv = (size_t)s->n * s->dv * s->p;
+  const size_t kept = (size_t)s->n * s->p * (fused ? 1 : (size_t)s->p);
+  const size_t fw = g->attention_workspace(s, fused, false);
+  const size_t bw = g->attention_workspace(s, fused, true);
+  size_t *t = &st->bytes;
+  DNL_TRY(gpu_upload(g, q, nqk, t, &st->q));
+  DNL_TRY(gpu_upload(g, k, nqk, t, &st->k));
+  DNL_TRY(gpu_upload(g, v, nv, t, &st->v));
+  DNL_TRY(gpu_upload(g, dout, nv, t, &st->dout));
+  DNL_TRY(gpu_buffer(g, nv * sizeof(float), t, (void **)&st->out));
+  DNL_TRY(gpu_buffer(g, kept * sizeof(float), t, (void **)&st->saved));
+  DNL_TRY(gpu_buffer(g, nqk * sizeof(float), t, (void **)&st->dq));
+  DNL_TRY(gpu_buffer(g, nqk * sizeof(float), t, (void **)&st->dk));
+  DNL_TRY(gpu_buffer(g, nv * sizeof(float), t, (void **)&st->dv));
+  return gpu_buffer(g, fw > bw ? fw : bw, t, &st->ws);
+}
+
+static void gpu_free(const dnl_backend *g, gpu_step *st) {
+  float *f[9] = {st->q, st->k, st->v, st->dout, st->out, st->saved, st->dq, st->dk, st->dv};
+  for (int i = 0; i < 9; i++)
+    if (f[i])
+      g->free(f[i]);
+  if (st->ws)
+    g->free(st->ws);
+}
+
+/* One forward + backward from zeroed gradients; seconds between synchronisations. */
+static dnl_status gpu_run(const dnl_backend *g, const attention_shape *s, bool fused,
+                          gpu_step *st, double *seconds) {
+  const size_t nqk = (size_t)s->n * s->d * s->p, nv = (size_t)s->n * s->dv * s->p;
+  DNL_TRY(g->fill(st->dq, nqk, 0.0f));
+  DNL_TRY(g->fill(st->dk, nqk, 0.0f));
+  DNL_TRY(g->fill(st->dv, nv, 0.0f));
+  DNL_TRY(g->synchronize());
+  const double t0 = clock_seconds(CLOCK_MONOTONIC);
+  if (fused) {
+    DNL_TRY(g->attention_fused_forward(s, st->q, st->k, st->v, st->out, st->saved, st->ws));
+    DNL_TRY(g->attention_fused_backward(s, st->q, st->k, st->v, st->out, st->saved, st->dout,
+                                        st->dq, st->dk, st->dv, st->ws));
+  } else {
+    DNL_TRY(g->attention_reference_forward(s, st->q, st->k, st->v, st->out, st->saved));
+    DNL_TRY(g->attention_reference_backward(s, st->q, st->k, st->v, st->saved, st->dout, st->dq,
+                                            st->dk, st->dv, st->ws));
+  }
+  DNL_TRY(g->synchronize());
+  *seconds = clock_seconds(CLOCK_MONOTONIC) - t0;
+  return DNL_OK;
+}
+
+/* max |a - b| / max |b| over n device floats */
+static dnl_status gpu_difference(const dnl_backend *g, const float *a, const float *b, size_t n,
+                                 double *out) {
+  float *ha = malloc(n * sizeof *ha), *hb = malloc(n * sizeof *hb);
+  dnl_status st = ha && hb ? DNL_OK : dnl_error(DNL_ERR_NOMEM, "bench_attention: host copies");
+  if (st == DNL_OK)
+    st = g->memcpy(ha, DEVICE_CPU, a, DEVICE_CUDA, n * sizeof(float));
+  if (st == DNL_OK)
+    st = g->memcpy(hb, DEVICE_CPU, b, DEVICE_CUDA, n * sizeof(float));
+  double diff = 0.0, scale = 0.0;
+  for (size_t i = 0; st == DNL_OK && i < n; i++) {
+    diff = fmax(diff, fabs((double)ha[i] - hb[i]));
+    scale = fmax(scale, fabs((double)hb[i]));
+  }
+  *out = scale > 0.0 ? diff / scale : diff;
+  free(ha), free(hb);
+  return st;
+}
+
+/* Reference (0) and fused (1) at one size; prints how far the fused results
+ * are from the reference's. */
+static dnl_status gpu_measure(const dnl_backend *g, int size, gpu_result res[2]) {
+  const attention_shape s = {.n = 1, .p = size * size, .d = INNER, .dv = INNER,
+                             .scale = 1.0f / sqrtf((float)INNER)};
+  const size_t nqk = (size_t)s.d * s.p, nv = (size_t)s.dv * s.p;
+  float *host = malloc((2 * nqk + 2 * nv) * sizeof *host);
+  if (!host)
+    return dnl_error(DNL_ERR_NOMEM, "bench_attention: host inputs at %dx%d", size, size);
+  rng r;
+  rng_seed(&r, 2);
+  fill_random(host, 2 * nqk + 2 * nv, &r, 1.0f);
+  gpu_step st[2];
+  memset(st, 0, sizeof st);
+  dnl_status e = DNL_OK;
+  for (int f = 0; f < 2 && e == DNL_OK; f++) {
+    res[f] = (gpu_result){.seconds = 1e30, .attention_bytes = pairwise_attention_bytes(g, &s, f)};
+    e = gpu_setup(g, &s, f == 1, host, host + nqk, host + 2 * nqk, host + 2 * nqk + nv, &st[f]);
+    res[f].device_bytes = st[f].bytes;
+  }
+  double t;
+  for (int w = 0; w < GPU_WARMUPS && e == DNL_OK; w++)
+    for (int f = 0; f < 2 && e == DNL_OK; f++)
+      e = gpu_run(g, &s, f == 1, &st[f], &t);
+  for (int rep = 0; rep < GPU_REPEATS && e == DNL_OK; rep++)
+    for (int f = 0; f < 2 && e == DNL_OK; f++) {
+      e = gpu_run(g, &s, f == 1, &st[f], &t);
+      res[f].seconds = t < res[f].seconds ? t : res[f].seconds;
+    }
+  double diff[4] = {0};
+  if (e == DNL_OK)
+    e = gpu_difference(g, st[1].out, st[0].out, nv, &diff[0]);
+  if (e == DNL_OK)
+    e = gpu_difference(g, st[1].dq, st[0].dq, nqk, &diff[1]);
+  if (e == DNL_OK)
+    e = gpu_difference(g, st[1].dk, st[0].dk, nqk, &diff[2]);
+  if (e == DNL_OK)
+    e = gpu_difference(g, st[1].dv, st[0].dv, nv, &diff[3]);
+  if (e == DNL_OK)
+    printf("%3dx%-3d fused vs reference, max |difference| / max |reference|: out %.1e, dq "
+           "%.1e, dk %.1e, dv %.1e\n",
+           size, size, diff[0], diff[1], diff[2], diff[3]);
+  gpu_free(g, &st[0]), gpu_free(g, &st[1]);
+  free(host);
+  if (e != DNL_OK)
+    return dnl_error_context(e, "bench_attention --device cuda %dx%d", size, size);
+  return DNL_OK;
+}
+
+typedef struct twin_gpu {
+  double seconds;
+  long peak_bytes;
+} twin_gpu;
+
+/* The PyTorch twin on cuda; false (with the reason printed) when it cannot run. */
+static bool run_twin_cuda(twin_gpu twin[SIZE_COUNT]) {
+  if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
+    printf("pytorch: not measured (/usr/bin/python3 cannot import torch)\n");
+    return false;
+  }
+  char cmd[256];
+  snprintf(cmd, sizeof cmd,
+           "/usr/bin/python3 %s --device cuda --inner %d --repeats %d --sizes %d,%d,%d", TWIN,
+           INNER, GPU_REPEATS, sizes[0], sizes[1], sizes[2]);
+  FILE *p = popen(cmd, "r");
+  if (!p) {
+    printf("pytorch: not measured (cannot run %s)\n", TWIN);
+    return false;
+  }
+  char line[512];
+  int got = 0;
+  while (fgets(line, sizeof line, p)) {
+    int size;
+    double seconds;
+    long peak;
+    if (strncmp(line, "twin_cuda device=", 17) == 0 ||
+        strncmp(line, "twin_cuda unavailable", 21) == 0) {
+      printf("pytorch: %s", line + 10);
+      continue;
+    }
+    if (sscanf(line, "twin_cuda size=%d seconds=%lf peak_bytes=%ld", &size, &seconds, &peak) != 3)
+      continue;
+    for (int i = 0; i < SIZE_COUNT; i++)
+      if (sizes[i] == size) {
+        twin[i] = (twin_gpu){.seconds = seconds, .peak_bytes = peak};
+        got++;
+      }
+  }
+  const int rc = pclose(p);
+  if (rc != 0 || got != SIZE_COUNT) {
+    printf("pytorch: not measured (%s --device cuda exited with %d after %d of %d sizes)\n",
+           TWIN, rc, got, SIZE_COUNT);
+    return false;
+  }
+  return true;
+}
+
+static void print_gpu_row(int size, const char *kernel, double seconds, double device_bytes,
+                          double attention_bytes) {
+  printf("%3dx%-3d %5d  %-9s %10.3f %12.1f", size, size, size * size, kernel, 1e3 * seconds,
+         mib(device_bytes));
+  if (attention_bytes >= 0)
+    printf(" %12.1f\n", mib(attention_bytes));
+  else
+    printf(" %12s\n", "-");
+  fflush(stdout);
+}
+
+static int cuda_main(void) {
+  const dnl_backend *g = NULL;
+  if (backend_get(DEVICE_CUDA, &g) != DNL_OK) {
+    fprintf(stderr, "bench_attention --device cuda: %s\n", dnl_last_error());
+    return 1;
+  }
+  if (!g->attention_workspace || !g->attention_fused_forward || !g->attention_fused_backward ||
+      !g->attention_reference_forward || !g->attention_reference_backward) {
+    fprintf(stderr, "bench_attention --device cuda: the cuda backend lacks the attention ops\n");
+    return 1;
+  }
+  printf("bench_attention --device cuda: attention op, q, k [1, %d, P], v [1, %d, P], forward "
+         "+ backward; ms: best of %d after %d warm-ups, between synchronisations; device "
+         "MiB: every buffer of the step (counted); attention MiB: kept + workspace\n",
+         INNER, INNER, GPU_REPEATS, GPU_WARMUPS);
+  printf("%-7s %5s  %-9s %10s %12s %12s\n", "size", "P", "kernel", "ms", "device MiB",
+         "attention");
+  gpu_result ref[SIZE_COUNT], fus[SIZE_COUNT];
+  for (int i = 0; i < SIZE_COUNT; i++) {
+    gpu_result both[2];
+    if (gpu_measure(g, sizes[i], both) != DNL_OK) {
+      fprintf(stderr, "bench_attention: %s\n", dnl_last_error());
+      return 1;
+    }
+    ref[i] = both[0], fus[i] = both[1];
+    print_gpu_row(sizes[i], "reference", ref[i].seconds, (double)ref[i].device_bytes,
+                  (double)ref[i].attention_bytes);
+    print_gpu_row(sizes[i], "fused", fus[i].seconds, (double)fus[i].device_bytes,
+                  (double)fus[i].attention_bytes);
+  }
+  twin_gpu twin[SIZE_COUNT];
+  const bool have_twin = run_twin_cuda(twin);
+  for (int i = 0; have_twin && i < SIZE_COUNT; i++)
+    print_gpu_row(sizes[i], "pytorch", twin[i].seconds, (double)twin[i].peak_bytes, -1.0);
+  const int last = SIZE_COUNT - 1;
+  printf("targets at %dx%d:\n", sizes[last], sizes[last]);
+  printf("  fused / reference time %.2f, device memory %.2f\n",
+         fus[last].seconds / ref[last].seconds,
+         (double)fus[last].device_bytes / (double)ref[last].device_bytes);
+  if (have_twin)
+    printf("  fused / pytorch time %.2f (target <= 0.5): %s; device memory %.2f\n",
+           fus[last].seconds / twin[last].seconds,
+           fus[last].seconds <= 0.5 * twin[last].seconds ? "met" : "MISSED",
+           (double)fus[last].device_bytes / (double)twin[last].peak_bytes);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *device = "cpu";
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--device") == 0 && i + 1 < argc) {
+      device = argv[++i];
+      continue;
+    }
+    fprintf(stderr, "usage: bench_attention [--device cpu|cuda] (unknown argument '%s')\n",
+            argv[i]);
+    return 2;
+  }
+  if (strcmp(device, "cuda") == 0)
+    return cuda_main();
+  if (strcmp(device, "cpu") != 0) {
+    fprintf(stderr, "bench_attention: unknown device '%s' (cpu or cuda)\n", device);
+    return 2;
+  }
+  return cpu_main();
 }

@@ -38,6 +38,11 @@ static dnl_backend make_table(void) {
   t.softmax_forward = cuda_softmax_forward;
   t.softmax_backward = cuda_softmax_backward;
   t.sgd_update = cuda_sgd_update;
+  t.attention_workspace = cuda_attention_workspace;
+  t.attention_reference_forward = cuda_attention_reference_forward;
+  t.attention_reference_backward = cuda_attention_reference_backward;
+  t.attention_fused_forward = cuda_attention_fused_forward;
+  t.attention_fused_backward = cuda_attention_fused_backward;
   t.channel_scale_forward = cuda_channel_scale_forward;
   t.channel_scale_backward = cuda_channel_scale_backward;
   t.copy_channels = cuda_copy_channels;

@@ -72,6 +72,24 @@ dnl_status cuda_softmax_backward(int outer, int len, int inner, const float *y,
 dnl_status cuda_sgd_update(size_t n, float *w, const float *g, float *momentum_buf, float lr,
                            float momentum, float weight_decay);
 
+/* cuda_attention.cu (reference, cuBLAS) and cuda_attention_fused.cu (flash style) */
+size_t cuda_attention_workspace(const attention_shape *s, bool fused, bool backward);
+size_t cuda_attention_fused_workspace(const attention_shape *s, bool backward);
+dnl_status cuda_attention_reference_forward(const attention_shape *s, const float *q,
+                                            const float *k, const float *v, float *out,
+                                            float *attn);
+dnl_status cuda_attention_reference_backward(const attention_shape *s, const float *q,
+                                             const float *k, const float *v, const float *attn,
+                                             const float *dout, float *dq, float *dk, float *dv,
+                                             void *ws);
+dnl_status cuda_attention_fused_forward(const attention_shape *s, const float *q,
+                                        const float *k, const float *v, float *out, float *lse,
+                                        void *ws);
+dnl_status cuda_attention_fused_backward(const attention_shape *s, const float *q,
+                                         const float *k, const float *v, const float *out,
+                                         const float *lse, const float *dout, float *dq,
+                                         float *dk, float *dv, void *ws);
+
 /* cuda_channels.cu */
 dnl_status cuda_channel_scale_forward(int n, int c, int hw, const float *x, const float *scale,
                                       float *y);
