@@ -288,6 +288,7 @@ static int cpu_main(void) {
 typedef struct gpu_result {
   double seconds;
   size_t device_bytes, attention_bytes;
+  size_t used_growth; /* the device's used memory over setup and the first step */
 } gpu_result;
 
 /* Device buffers of one kernel's step; bytes counts all of them. */
@@ -395,12 +396,20 @@ static dnl_status gpu_measure(const dnl_backend *g, int size, gpu_result res[2])
   gpu_step st[2];
   memset(st, 0, sizeof st);
   dnl_status e = DNL_OK;
+  double t;
   for (int f = 0; f < 2 && e == DNL_OK; f++) {
     res[f] = (gpu_result){.seconds = 1e30, .attention_bytes = pairwise_attention_bytes(g, &s, f)};
-    e = gpu_setup(g, &s, f == 1, host, host + nqk, host + 2 * nqk, host + 2 * nqk + nv, &st[f]);
+    size_t before = 0, after = 0, total = 0;
+    e = g->memory_usage(&before, &total);
+    if (e == DNL_OK)
+      e = gpu_setup(g, &s, f == 1, host, host + nqk, host + 2 * nqk, host + 2 * nqk + nv, &st[f]);
     res[f].device_bytes = st[f].bytes;
+    if (e == DNL_OK)
+      e = gpu_run(g, &s, f == 1, &st[f], &t);
+    if (e == DNL_OK)
+      e = g->memory_usage(&after, &total);
+    res[f].used_growth = after > before ? after - before : 0;
   }
-  double t;
   for (int w = 0; w < GPU_WARMUPS && e == DNL_OK; w++)
     for (int f = 0; f < 2 && e == DNL_OK; f++)
       e = gpu_run(g, &s, f == 1, &st[f], &t);
@@ -477,14 +486,18 @@ static bool run_twin_cuda(twin_gpu twin[SIZE_COUNT]) {
   return true;
 }
 
+/* negative byte counts print as "-" */
 static void print_gpu_row(int size, const char *kernel, double seconds, double device_bytes,
-                          double attention_bytes) {
+                          double used_growth, double attention_bytes) {
   printf("%3dx%-3d %5d  %-9s %10.3f %12.1f", size, size, size * size, kernel, 1e3 * seconds,
          mib(device_bytes));
-  if (attention_bytes >= 0)
-    printf(" %12.1f\n", mib(attention_bytes));
-  else
-    printf(" %12s\n", "-");
+  const double more[2] = {used_growth, attention_bytes};
+  for (int i = 0; i < 2; i++)
+    if (more[i] >= 0)
+      printf(" %12.1f", mib(more[i]));
+    else
+      printf(" %12s", "-");
+  printf("\n");
   fflush(stdout);
 }
 
@@ -495,16 +508,20 @@ static int cuda_main(void) {
     return 1;
   }
   if (!g->attention_workspace || !g->attention_fused_forward || !g->attention_fused_backward ||
-      !g->attention_reference_forward || !g->attention_reference_backward) {
-    fprintf(stderr, "bench_attention --device cuda: the cuda backend lacks the attention ops\n");
+      !g->attention_reference_forward || !g->attention_reference_backward || !g->fill ||
+      !g->memory_usage) {
+    fprintf(stderr, "bench_attention --device cuda: the cuda backend lacks the attention, fill "
+                    "or memory_usage op\n");
     return 1;
   }
   printf("bench_attention --device cuda: attention op, q, k [1, %d, P], v [1, %d, P], forward "
          "+ backward; ms: best of %d after %d warm-ups, between synchronisations; device "
-         "MiB: every buffer of the step (counted); attention MiB: kept + workspace\n",
+         "MiB: every buffer of the step (counted; pytorch: torch.cuda.max_memory_allocated); "
+         "used growth: the device's used memory over setup and the first step "
+         "(cudaMemGetInfo, cuBLAS workspaces included); attention MiB: kept + workspace\n",
          INNER, INNER, GPU_REPEATS, GPU_WARMUPS);
-  printf("%-7s %5s  %-9s %10s %12s %12s\n", "size", "P", "kernel", "ms", "device MiB",
-         "attention");
+  printf("%-7s %5s  %-9s %10s %12s %12s %12s\n", "size", "P", "kernel", "ms", "device MiB",
+         "used growth", "attention");
   gpu_result ref[SIZE_COUNT], fus[SIZE_COUNT];
   for (int i = 0; i < SIZE_COUNT; i++) {
     gpu_result both[2];
@@ -514,14 +531,14 @@ static int cuda_main(void) {
     }
     ref[i] = both[0], fus[i] = both[1];
     print_gpu_row(sizes[i], "reference", ref[i].seconds, (double)ref[i].device_bytes,
-                  (double)ref[i].attention_bytes);
+                  (double)ref[i].used_growth, (double)ref[i].attention_bytes);
     print_gpu_row(sizes[i], "fused", fus[i].seconds, (double)fus[i].device_bytes,
-                  (double)fus[i].attention_bytes);
+                  (double)fus[i].used_growth, (double)fus[i].attention_bytes);
   }
   twin_gpu twin[SIZE_COUNT];
   const bool have_twin = run_twin_cuda(twin);
   for (int i = 0; have_twin && i < SIZE_COUNT; i++)
-    print_gpu_row(sizes[i], "pytorch", twin[i].seconds, (double)twin[i].peak_bytes, -1.0);
+    print_gpu_row(sizes[i], "pytorch", twin[i].seconds, (double)twin[i].peak_bytes, -1.0, -1.0);
   const int last = SIZE_COUNT - 1;
   printf("targets at %dx%d:\n", sizes[last], sizes[last]);
   printf("  fused / reference time %.2f, device memory %.2f\n",

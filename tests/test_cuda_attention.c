@@ -175,8 +175,7 @@ static void free_device(const dnl_backend *g, att_device *x) {
   g->free(x->saved), g->free(x->dq), g->free(x->dk), g->free(x->dv), g->free(x->ws);
 }
 
-static void run_forward(const dnl_backend *g, const attention_shape *s, bool fused,
-                        att_device *x) {
+static void run_forward(const dnl_backend *g, const attention_shape *s, bool fused, att_device *x) {
   if (fused)
     TRY_OK(g->attention_fused_forward(s, x->q, x->k, x->v, x->out, x->saved, x->ws));
   else
@@ -184,16 +183,16 @@ static void run_forward(const dnl_backend *g, const attention_shape *s, bool fus
 }
 
 /* The backward into the gradients selected by the mask (1 dq, 2 dk, 4 dv). */
-static void run_backward(const dnl_backend *g, const attention_shape *s, bool fused,
-                         att_device *x, int mask) {
+static void run_backward(const dnl_backend *g, const attention_shape *s, bool fused, att_device *x,
+                         int mask) {
   float *gq = mask & 1 ? x->dq : NULL, *gk = mask & 2 ? x->dk : NULL;
   float *gv = mask & 4 ? x->dv : NULL;
   if (fused)
-    TRY_OK(g->attention_fused_backward(s, x->q, x->k, x->v, x->out, x->saved, x->dout, gq, gk,
-                                       gv, x->ws));
+    TRY_OK(g->attention_fused_backward(s, x->q, x->k, x->v, x->out, x->saved, x->dout, gq, gk, gv,
+                                       x->ws));
   else
-    TRY_OK(g->attention_reference_backward(s, x->q, x->k, x->v, x->saved, x->dout, gq, gk, gv,
-                                           x->ws));
+    TRY_OK(
+        g->attention_reference_backward(s, x->q, x->k, x->v, x->saved, x->dout, gq, gk, gv, x->ws));
   TRY_OK(g->synchronize());
 }
 
@@ -201,8 +200,7 @@ static void check_kernel(bool fused) {
   const dnl_backend *g = test_cuda_or_skip();
   const char *kernel = fused ? "fused" : "reference";
   if (fused)
-    cr_assert(g->attention_workspace && g->attention_fused_forward &&
-                  g->attention_fused_backward,
+    cr_assert(g->attention_workspace && g->attention_fused_forward && g->attention_fused_backward,
               "cuda backend lacks the fused attention ops");
   else
     cr_assert(g->attention_workspace && g->attention_reference_forward &&
@@ -253,7 +251,8 @@ static void check_single_gradients(bool fused) {
   const dnl_backend *g = test_cuda_or_skip();
   cr_assert(g->attention_fused_backward && g->attention_reference_backward,
             "cuda backend lacks the attention backward ops");
-  static const att_case small[] = {{2, 7, 9, 8, 8, 0.35f, 1.0f}, {2, 11, 13, 130, 300, 0.09f, 1.0f}};
+  static const att_case small[] = {{2, 7, 9, 8, 8, 0.35f, 1.0f},
+                                   {2, 11, 13, 130, 300, 0.09f, 1.0f}};
   for (size_t ci = 0; ci < 2; ci++) {
     att_data a;
     make_data(&small[ci], 200 + ci, &a);
@@ -264,7 +263,9 @@ static void check_single_gradients(bool fused) {
       run_backward(g, &a.s, fused, &x, mask);
       char what[128];
       snprintf(what, sizeof what, "%s case %zu, only %s", fused ? "fused" : "reference", ci,
-               mask == 1 ? "dq" : mask == 2 ? "dk" : "dv");
+               mask == 1   ? "dq"
+               : mask == 2 ? "dk"
+                           : "dv");
       const float *const grads[3] = {x.dq, x.dk, x.dv};
       const float *const cpu[3] = {a.dq, a.dk, a.dv};
       const float *const init[3] = {a.init_qk, a.init_qk, a.init_v};
@@ -275,8 +276,8 @@ static void check_single_gradients(bool fused) {
           continue;
         }
         float *got = test_download_new(g, grads[t], count[t] * sizeof *got);
-        cr_assert(memcmp(got, init[t], count[t] * sizeof *got) == 0,
-                  "%s: gradient %d was written", what, t);
+        cr_assert(memcmp(got, init[t], count[t] * sizeof *got) == 0, "%s: gradient %d was written",
+                  what, t);
         free(got);
       }
       free_device(g, &x);

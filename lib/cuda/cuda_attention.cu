@@ -22,11 +22,11 @@ dnl_status cuda_attention_reference_forward(const attention_shape *s, const floa
   if (n <= 0 || p <= 0)
     return DNL_OK;
   const size_t pp = (size_t)p * p, dp = (size_t)d * p, vp = (size_t)dv * p;
-  DNL_TRY(cuda_sgemm_batched(true, false, p, p, d, s->scale, q, p, dp, k, p, dp, 0.0f, attn, p,
-                             pp, n));
+  DNL_TRY(
+      cuda_sgemm_batched(true, false, p, p, d, s->scale, q, p, dp, k, p, dp, 0.0f, attn, p, pp, n));
   DNL_TRY(cuda_softmax_forward(n * p, p, 1, attn, attn));
-  return cuda_sgemm_batched(false, true, dv, p, p, 1.0f, v, p, vp, attn, p, pp, 0.0f, out, p,
-                            vp, n);
+  return cuda_sgemm_batched(false, true, dv, p, p, 1.0f, v, p, vp, attn, p, pp, 0.0f, out, p, vp,
+                            n);
 }
 
 /* One block per row of [p, p]: ds = scale * a * (ds - sum_j a_j ds_j), the dot
@@ -44,8 +44,8 @@ __global__ static void softmax_grad_rows_kernel(int p, float scale, const float 
 
 dnl_status cuda_attention_reference_backward(const attention_shape *s, const float *q,
                                              const float *k, const float *v, const float *attn,
-                                             const float *dout, float *dq, float *dk,
-                                             float *dv, void *ws) {
+                                             const float *dout, float *dq, float *dk, float *dv,
+                                             void *ws) {
   const int p = s->p, d = s->d, cv = s->dv;
   float *da = (float *)ws; /* [p, p]: dA, then dS in place */
   for (int b = 0; b < s->n; b++) {
@@ -53,19 +53,19 @@ dnl_status cuda_attention_reference_backward(const attention_shape *s, const flo
     const float *qb = q + (size_t)b * d * p, *kb = k + (size_t)b * d * p;
     const float *vb = v + (size_t)b * cv * p, *dob = dout + (size_t)b * cv * p;
     if (dv)
-      DNL_TRY(cuda_sgemm(false, false, cv, p, p, 1.0f, dob, p, a, p, 1.0f,
-                         dv + (size_t)b * cv * p, p));
+      DNL_TRY(
+          cuda_sgemm(false, false, cv, p, p, 1.0f, dob, p, a, p, 1.0f, dv + (size_t)b * cv * p, p));
     if (!dq && !dk)
       continue;
     DNL_TRY(cuda_sgemm(true, false, p, p, cv, 1.0f, dob, p, vb, p, 0.0f, da, p));
     softmax_grad_rows_kernel<<<p, CUDA_BLOCK>>>(p, s->scale, a, da);
     CUDA_CHECK_LAUNCH("softmax_grad_rows_kernel");
     if (dq)
-      DNL_TRY(cuda_sgemm(false, true, d, p, p, 1.0f, kb, p, da, p, 1.0f, dq + (size_t)b * d * p,
-                         p));
+      DNL_TRY(
+          cuda_sgemm(false, true, d, p, p, 1.0f, kb, p, da, p, 1.0f, dq + (size_t)b * d * p, p));
     if (dk)
-      DNL_TRY(cuda_sgemm(false, false, d, p, p, 1.0f, qb, p, da, p, 1.0f, dk + (size_t)b * d * p,
-                         p));
+      DNL_TRY(
+          cuda_sgemm(false, false, d, p, p, 1.0f, qb, p, da, p, 1.0f, dk + (size_t)b * d * p, p));
   }
   return DNL_OK;
 }

@@ -98,8 +98,8 @@ __device__ __forceinline__ void stage_transposed(float *dst, const float *src, i
  * Four consecutive rows share their swizzle, so one address per operand serves
  * four rows (and keeps the unrolled loop's address registers few). */
 template <int MT, int ROWS>
-__device__ __forceinline__ void tile_product(float (&acc)[MT][4][4], const float *a,
-                                             const float *b, int b_row0) {
+__device__ __forceinline__ void tile_product(float (&acc)[MT][4][4], const float *a, const float *b,
+                                             int b_row0) {
   const int ty = threadIdx.x / 16, tx = threadIdx.x % 16;
 #pragma unroll 2
   for (int k4 = 0; k4 < ROWS; k4 += 4) {
@@ -147,20 +147,18 @@ __device__ __forceinline__ void pipelined(int chunks, Issue issue, Compute compu
 
 /* acc (+)= A^T B over `kmax` channels: A and B channel-major [kmax, p] arrays,
  * the tile's 64 columns starting at a0 and b0. */
-__device__ __forceinline__ void channel_product(float (&acc)[1][4][4], float *stage,
-                                                const float *a, int a0, const float *b, int b0,
-                                                int p, int kmax) {
-  pipelined(
-      (kmax + NARROW_ROWS - 1) / NARROW_ROWS,
-      [&](int c, int buf) {
-        float *at = stage + 2 * NARROW_FLOATS * buf;
-        stage_straight(at, a, p, c * NARROW_ROWS, kmax, a0);
-        stage_straight(at + NARROW_FLOATS, b, p, c * NARROW_ROWS, kmax, b0);
-      },
-      [&](int, int buf) {
-        const float *at = stage + 2 * NARROW_FLOATS * buf;
-        tile_product<1, NARROW_ROWS>(acc, at, at + NARROW_FLOATS, 0);
-      });
+__device__ __forceinline__ void channel_product(float (&acc)[1][4][4], float *stage, const float *a,
+                                                int a0, const float *b, int b0, int p, int kmax) {
+  pipelined((kmax + NARROW_ROWS - 1) / NARROW_ROWS,
+            [&](int c, int buf) {
+              float *at = stage + 2 * NARROW_FLOATS * buf;
+              stage_straight(at, a, p, c * NARROW_ROWS, kmax, a0);
+              stage_straight(at + NARROW_FLOATS, b, p, c * NARROW_ROWS, kmax, b0);
+            },
+            [&](int, int buf) {
+              const float *at = stage + 2 * NARROW_FLOATS * buf;
+              tile_product<1, NARROW_ROWS>(acc, at, at + NARROW_FLOATS, 0);
+            });
 }
 
 /* acc (+)= A B over the 64 positions of a tile: A [64 positions][64 MT channels]
@@ -168,8 +166,8 @@ __device__ __forceinline__ void channel_product(float (&acc)[1][4][4], float *st
  * B a [64][64] shared tile. */
 template <int MT>
 __device__ __forceinline__ void position_product(float (&acc)[MT][4][4], float *stage,
-                                                 const float *src, int p, int k0, int c0,
-                                                 int cmax, const float *b) {
+                                                 const float *src, int p, int k0, int c0, int cmax,
+                                                 const float *b) {
   pipelined(
       TILE / WIDE_ROWS,
       [&](int c, int buf) {
@@ -431,8 +429,7 @@ constexpr size_t BACKWARD_SMEM = (STAGE_FLOATS + 3 * TILE_FLOATS) * sizeof(float
 
 template <int MT> dnl_status launch_forward(const attention_shape *s, forward_args f) {
   CUDA_CHECK(cudaFuncSetAttribute(fused_forward_kernel<MT>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)FORWARD_SMEM));
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)FORWARD_SMEM));
   const int chunks = (s->dv + TILE * MT - 1) / (TILE * MT);
   if (chunks > MAX_GRID_YZ)
     return dnl_error(DNL_ERR_ARG, "fused attention: %d value channels exceed the grid", s->dv);
@@ -450,8 +447,7 @@ template <int MT> dnl_status launch_forward(const attention_shape *s, forward_ar
 
 template <int MT> dnl_status launch_backward(const attention_shape *s, backward_args f) {
   CUDA_CHECK(cudaFuncSetAttribute(fused_backward_kernel<MT>,
-                                  cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)BACKWARD_SMEM));
+                                  cudaFuncAttributeMaxDynamicSharedMemorySize, (int)BACKWARD_SMEM));
   const size_t dp = (size_t)s->d * s->p, vp = (size_t)s->dv * s->p, np = (size_t)s->p;
   for (int b0 = 0; b0 < s->n; b0 += MAX_GRID_YZ) {
     const int nb = s->n - b0 < MAX_GRID_YZ ? s->n - b0 : MAX_GRID_YZ;
@@ -476,33 +472,33 @@ size_t cuda_attention_fused_workspace(const attention_shape *s, bool backward) {
   if (!backward)
     return 0;
   /* D [n, p], then the dQ accumulator [n, d, p4] */
-  return (lines((size_t)s->n * s->p) + lines((size_t)s->n * s->d * padded(s->p))) *
-         sizeof(float);
+  return (lines((size_t)s->n * s->p) + lines((size_t)s->n * s->d * padded(s->p))) * sizeof(float);
 }
 
-dnl_status cuda_attention_fused_forward(const attention_shape *s, const float *q,
-                                        const float *k, const float *v, float *out, float *lse,
-                                        void *ws) {
+dnl_status cuda_attention_fused_forward(const attention_shape *s, const float *q, const float *k,
+                                        const float *v, float *out, float *lse, void *ws) {
   (void)ws;
   if (s->n <= 0 || s->p <= 0)
     return DNL_OK;
   const forward_args f = {s->p, s->d, s->dv, s->scale * LOG2E, q, k, v, out, lse};
   switch (channel_tiles(s->dv)) {
-  case 1: return launch_forward<1>(s, f);
-  case 2: return launch_forward<2>(s, f);
-  default: return launch_forward<4>(s, f);
+  case 1:
+    return launch_forward<1>(s, f);
+  case 2:
+    return launch_forward<2>(s, f);
+  default:
+    return launch_forward<4>(s, f);
   }
 }
 
-dnl_status cuda_attention_fused_backward(const attention_shape *s, const float *q,
-                                         const float *k, const float *v, const float *out,
-                                         const float *lse, const float *dout, float *dq,
-                                         float *dk, float *dv, void *ws) {
+dnl_status cuda_attention_fused_backward(const attention_shape *s, const float *q, const float *k,
+                                         const float *v, const float *out, const float *lse,
+                                         const float *dout, float *dq, float *dk, float *dv,
+                                         void *ws) {
   if (s->n <= 0 || s->p <= 0 || (!dq && !dk && !dv))
     return DNL_OK;
   if ((uintptr_t)ws % 16 != 0)
-    return dnl_error(DNL_ERR_ARG, "fused attention backward: workspace %p not 16-byte aligned",
-                     ws);
+    return dnl_error(DNL_ERR_ARG, "fused attention backward: workspace %p not 16-byte aligned", ws);
   const int p4 = padded(s->p);
   float *dd = (float *)ws;
   float *dq_acc = dq ? dd + lines((size_t)s->n * s->p) : nullptr;
@@ -511,15 +507,15 @@ dnl_status cuda_attention_fused_backward(const attention_shape *s, const float *
   CUDA_CHECK_LAUNCH("row_dots_kernel");
   if (dq_acc)
     CUDA_CHECK(cudaMemsetAsync(dq_acc, 0, (size_t)s->n * s->d * p4 * sizeof(float)));
-  const backward_args f = {s->p, p4, s->d, s->dv, s->scale, s->scale * LOG2E, q, k, v,
-                           lse, dout, dd, dk, dv, dq_acc};
+  const backward_args f = {s->p, p4, s->d, s->dv, s->scale, s->scale * LOG2E, q, k, v, lse,
+                           dout, dd, dk,   dv,    dq_acc};
   const int mt = channel_tiles(s->d > s->dv ? s->d : s->dv);
-  DNL_TRY(mt == 1 ? launch_backward<1>(s, f)
-                  : mt == 2 ? launch_backward<2>(s, f) : launch_backward<4>(s, f));
+  DNL_TRY(mt == 1   ? launch_backward<1>(s, f)
+          : mt == 2 ? launch_backward<2>(s, f)
+                    : launch_backward<4>(s, f));
   if (dq_acc) {
     const size_t rows = (size_t)s->n * s->d;
-    add_padded_kernel<<<cuda_grid_for(rows * s->p), CUDA_BLOCK>>>((int)rows, s->p, p4, dq_acc,
-                                                                 dq);
+    add_padded_kernel<<<cuda_grid_for(rows * s->p), CUDA_BLOCK>>>((int)rows, s->p, p4, dq_acc, dq);
     CUDA_CHECK_LAUNCH("add_padded_kernel");
   }
   return DNL_OK;
