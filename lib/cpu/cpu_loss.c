@@ -4,18 +4,48 @@
 
 #include "lib/cpu/cpu_ops.h"
 #include "lib/cpu/cpu_parallel.h"
+#include "lib/cpu/cpu_vmath.h"
 
-/* log-sum-exp over the c logits of one pixel (stride hw), in float as PyTorch:
- * the terms are at most 1 after subtracting the maximum */
-static float pixel_lse(const float *lp, int c, int hw) {
-  float mx = lp[0];
-  for (int k = 1; k < c; k++)
-    if (lp[(size_t)k * hw] > mx)
-      mx = lp[(size_t)k * hw];
-  float s = 0.0f;
-  for (int k = 0; k < c; k++)
-    s += expf(lp[(size_t)k * hw] - mx);
-  return mx + logf(s);
+/* Pixels are handled in blocks of up to PIX_BLOCK neighbours of one image, the
+ * loops over classes outside and over the block's pixels inside: the logits of
+ * one class are contiguous, so the exponentials vectorise. */
+#define PIX_BLOCK 64
+
+typedef struct pix_block {
+  int b, i0, w; /* image, first pixel, pixel count */
+} pix_block;
+
+static int block_count(const ce_shape *s) { return (s->hw + PIX_BLOCK - 1) / PIX_BLOCK; }
+
+static pix_block block_at(const ce_shape *s, long t) {
+  const int nb = block_count(s), i0 = (int)(t % nb) * PIX_BLOCK;
+  return (pix_block){.b = (int)(t / nb), .i0 = i0,
+                     .w = s->hw - i0 < PIX_BLOCK ? s->hw - i0 : PIX_BLOCK};
+}
+
+/* lse[j]: log-sum-exp over the c logits of pixel j of the block (lp points at
+ * its first pixel's class 0, classes hw apart), in float as PyTorch: the terms
+ * are at most 1 after subtracting the maximum */
+VECTOR_CLONES static void block_lse(const float *lp, int c, int hw, int w, float *lse) {
+  float mx[PIX_BLOCK], sum[PIX_BLOCK];
+  for (int j = 0; j < w; j++) {
+    mx[j] = lp[j];
+    sum[j] = 0.0f;
+  }
+  for (int k = 1; k < c; k++) {
+    const float *row = lp + (size_t)k * hw;
+#pragma omp simd
+    for (int j = 0; j < w; j++)
+      mx[j] = row[j] > mx[j] ? row[j] : mx[j];
+  }
+  for (int k = 0; k < c; k++) {
+    const float *row = lp + (size_t)k * hw;
+#pragma omp simd
+    for (int j = 0; j < w; j++)
+      sum[j] += exp_fast(row[j] - mx[j]);
+  }
+  for (int j = 0; j < w; j++)
+    lse[j] = mx[j] + logf(sum[j]);
 }
 
 static dnl_status check_labels(const ce_shape *s, const int32_t *labels) {
@@ -36,20 +66,25 @@ dnl_status cpu_ce_prob_gt(const ce_shape *s, const float *logits, const int32_t 
                           float *p_gt, size_t *n_valid) {
   DNL_TRY(check_labels(s, labels));
   size_t valid = 0;
+  const long blocks = (long)s->n * block_count(s);
   const bool parallel = (size_t)s->n * s->c * s->hw > CPU_PARALLEL_MIN;
-#pragma omp parallel for collapse(2) if (parallel) reduction(+ : valid) schedule(static)
-  for (int b = 0; b < s->n; b++)
-    for (int i = 0; i < s->hw; i++) {
-      const size_t pix = (size_t)b * s->hw + i;
-      const int32_t l = labels[pix];
+#pragma omp parallel for if (parallel) reduction(+ : valid) schedule(static)
+  for (long t = 0; t < blocks; t++) {
+    const pix_block k = block_at(s, t);
+    const size_t pix0 = (size_t)k.b * s->hw + k.i0;
+    const float *lp = logits + (size_t)k.b * s->c * s->hw + k.i0;
+    float lse[PIX_BLOCK];
+    block_lse(lp, s->c, s->hw, k.w, lse);
+    for (int j = 0; j < k.w; j++) {
+      const int32_t l = labels[pix0 + j];
       if (l == s->ignore_label) {
-        p_gt[pix] = 2.0f;
+        p_gt[pix0 + j] = 2.0f;
         continue;
       }
-      const float *lp = logits + (size_t)b * s->c * s->hw + i;
-      p_gt[pix] = expf(lp[(size_t)l * s->hw] - pixel_lse(lp, s->c, s->hw));
+      p_gt[pix0 + j] = exp_fast(lp[(size_t)l * s->hw + j] - lse[j]);
       valid++;
     }
+  }
   *n_valid = valid;
   return DNL_OK;
 }
@@ -107,6 +142,22 @@ static bool selected(const ce_shape *s, const int32_t *labels, const float *p_gt
   return !p_gt || p_gt[pix] < threshold;
 }
 
+/* dp[k, j] += g[j] * (softmax_k(pixel j) - [k == lab[j]]) over the block, for
+ * the pixels with g[j] != 0 (the others keep dp unchanged even where the
+ * logits are not finite) */
+VECTOR_CLONES static void block_grad(const float *lp, int c, int hw, int w, const float *lse,
+                                     const float *g, const int32_t *lab, float *dp) {
+  for (int k = 0; k < c; k++) {
+    const float *row = lp + (size_t)k * hw;
+    float *drow = dp + (size_t)k * hw;
+#pragma omp simd
+    for (int j = 0; j < w; j++) {
+      const float d = g[j] * (exp_fast(row[j] - lse[j]) - (lab[j] == k ? 1.0f : 0.0f));
+      drow[j] += g[j] != 0.0f ? d : 0.0f;
+    }
+  }
+}
+
 dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
                                    const int32_t *labels, const float *weights,
                                    const float *p_gt, float threshold, float loss_weight,
@@ -131,25 +182,30 @@ dnl_status cpu_ce_forward_backward(const ce_shape *s, const float *logits,
   }
   const double scale = loss_weight / denom;
   double sum_wl = 0.0;
-#pragma omp parallel for collapse(2) if (parallel) reduction(+ : sum_wl) schedule(static)
-  for (int b = 0; b < s->n; b++)
-    for (int i = 0; i < s->hw; i++) {
-      const size_t pix = (size_t)b * s->hw + i;
-      if (!selected(s, labels, p_gt, threshold, pix))
+  const long blocks = (long)s->n * block_count(s);
+#pragma omp parallel for if (parallel) reduction(+ : sum_wl) schedule(static)
+  for (long t = 0; t < blocks; t++) {
+    const pix_block k = block_at(s, t);
+    const size_t pix0 = (size_t)k.b * s->hw + k.i0;
+    const float *lp = logits + (size_t)k.b * s->c * s->hw + k.i0;
+    float lse[PIX_BLOCK], g[PIX_BLOCK];
+    int32_t lab[PIX_BLOCK];
+    block_lse(lp, s->c, s->hw, k.w, lse);
+    for (int j = 0; j < k.w; j++) {
+      g[j] = 0.0f; /* unselected pixels get no gradient */
+      lab[j] = -1;
+      if (!selected(s, labels, p_gt, threshold, pix0 + j))
         continue;
-      const int32_t l = labels[pix];
-      const float *lp = logits + (size_t)b * s->c * s->hw + i;
-      const float lse = pixel_lse(lp, s->c, s->hw);
+      const int32_t l = labels[pix0 + j];
       const double w = weights ? weights[l] : 1.0;
-      sum_wl += w * ((double)lse - lp[(size_t)l * s->hw]);
-      if (!dlogits)
-        continue;
-      float *dp = dlogits + (size_t)b * s->c * s->hw + i;
-      const float g = (float)(scale * w);
-      for (int k = 0; k < s->c; k++)
-        dp[(size_t)k * s->hw] +=
-            g * (expf(lp[(size_t)k * s->hw] - lse) - (k == l ? 1.0f : 0.0f));
+      sum_wl += w * ((double)lse[j] - lp[(size_t)l * s->hw + j]);
+      g[j] = (float)(scale * w);
+      lab[j] = l;
     }
+    if (dlogits)
+      block_grad(lp, s->c, s->hw, k.w, lse, g, lab,
+                 dlogits + (size_t)k.b * s->c * s->hw + k.i0);
+  }
   *loss = (float)(sum_wl / denom);
   return DNL_OK;
 }
