@@ -112,21 +112,6 @@ static void load_checkpoint(const char *out, session *s) {
   TRY_OK(checkpoint_load(path, &s->ps, NULL));
 }
 
-/* Per tensor: max |a - b| within rel of the tensor's largest value, plus a
- * floor for tensors whose true gradient is 0 (rounding noise only). */
-static void assert_close_tensors(const param_store *ps, const float *a, const float *b,
-                                 double rel, const char *what) {
-  for (int i = 0; i < ps->count; i++) {
-    const param_entry *e = &ps->entries[i];
-    double scale = 0.0, worst = 0.0;
-    for (size_t j = 0; j < e->numel; j++) {
-      scale = fmax(scale, fabs(a[e->offset + j]));
-      worst = fmax(worst, fabs((double)a[e->offset + j] - b[e->offset + j]));
-    }
-    cr_assert(worst <= rel * scale + 1e-9, "%s %s: differs by %g, its largest value is %g",
-              what, e->name, worst, scale);
-  }
-}
 
 /* The run in DIR/OUT trained what the one process in DIR/one trained. */
 static void assert_same_training(const char *out) {
@@ -148,8 +133,8 @@ static void assert_same_training(const char *out) {
   session sa, sb;
   load_checkpoint("one", &sa);
   load_checkpoint(out, &sb);
-  assert_close_tensors(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
-  assert_close_tensors(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
+  test_assert_params_close(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
+  test_assert_params_close(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
   session_close(&sa);
   session_close(&sb);
 }

@@ -217,22 +217,6 @@ static void load_checkpoint(const char *path, session *s, checkpoint_meta *meta)
   TRY_OK(checkpoint_load(path, &s->ps, meta));
 }
 
-/* Per tensor: max |a - b| within rel of the tensor's largest value (plus a
- * floor for tensors whose true gradient is 0, e.g. the query bias under
- * whitening, where only rounding noise of ~1e-12 moves the values). */
-static void assert_close_tensors(const param_store *ps, const float *a, const float *b,
-                                 double rel, const char *what) {
-  for (int i = 0; i < ps->count; i++) {
-    const param_entry *e = &ps->entries[i];
-    double scale = 0.0, worst = 0.0;
-    for (size_t j = 0; j < e->numel; j++) {
-      scale = fmax(scale, fabs(a[e->offset + j]));
-      worst = fmax(worst, fabs((double)a[e->offset + j] - b[e->offset + j]));
-    }
-    cr_assert(worst <= rel * scale + 1e-9, "%s %s: differs by %g, its largest value is %g",
-              what, e->name, worst, scale);
-  }
-}
 
 static int64_t confusion_total(const results_data *d, size_t row) {
   const size_t k = (size_t)d->num_classes;
@@ -295,8 +279,8 @@ Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   snprintf(ck_two, sizeof ck_two, "%s/tiny.ckpt", two);
   load_checkpoint(ck_one, &sa, &ma);
   load_checkpoint(ck_two, &sb, &mb);
-  assert_close_tensors(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
-  assert_close_tensors(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
+  test_assert_params_close(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
+  test_assert_params_close(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
   cr_assert(memcmp(ma.rng_state.s, mb.rng_state.s, sizeof ma.rng_state.s) == 0,
             "the dropout random stream differs");
   cr_assert(ma.loader_epoch == mb.loader_epoch && ma.loader_index == mb.loader_index,

@@ -171,3 +171,17 @@ void test_assert_png(const char *path, int w, int h) {
     cr_assert(pw == w && ph == h, "%s is %d x %d, expected %d x %d", path, pw, ph, w, h);
   cr_assert(size > 1000, "%s is suspiciously small (%ld bytes)", path, size);
 }
+
+void test_assert_params_close(const param_store *ps, const float *a, const float *b, double rel,
+                              const char *what) {
+  for (int i = 0; i < ps->count; i++) {
+    const param_entry *e = &ps->entries[i];
+    double scale = 0.0, worst = 0.0;
+    for (size_t j = 0; j < e->numel; j++) {
+      scale = fmax(scale, fabs(a[e->offset + j]));
+      worst = fmax(worst, fabs((double)a[e->offset + j] - b[e->offset + j]));
+    }
+    cr_assert(worst <= rel * scale + 1e-9, "%s %s: differs by %g, its largest value is %g",
+              what, e->name, worst, scale);
+  }
+}

@@ -77,6 +77,12 @@ typedef struct gradcheck_opts {
 void gradcheck(const char *what, const gradcheck_problem *p, gradcheck_var *vars, int nvars,
                gradcheck_opts opts);
 
+/* Per parameter tensor of ps: max |a - b| within rel times the tensor's largest
+ * |a|, plus a floor of 1e-9 for tensors whose true gradient is 0 (rounding noise
+ * only moves them); a and b are whole value buffers laid out as ps. */
+void test_assert_params_close(const param_store *ps, const float *a, const float *b, double rel,
+                              const char *what);
+
 /* ---- the programs ---- */
 /* Runs "$DNL_BIN/<cmdline>" (a shell command line: globs expand) with stdout and
  * stderr into files under dir; returns the exit status, the outputs in out/err
