@@ -21,34 +21,19 @@
 #include "lib/results_read.h"
 #include "runner/session.h"
 #include "tests/test_device.h"
+#include "tests/test_mpi_util.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
 static char dir[64], cfg_path[128];
 static char log_text[65536];
 
-/* tests/test_dist_mpi.c's network and data on the cuda device */
+/* tests/test_dist_mpi.c's run, on the cuda device (train_ranks), without
+ * evaluations and attention images */
 static void setup(void) {
   tmpdir_make(dir, sizeof dir, "cuda_dist");
   tmpdir_path(cfg_path, sizeof cfg_path, dir, "tiny.cfg");
-  char text[4096];
-  snprintf(text, sizeof text,
-           "name = \"tiny\";\n"
-           "seed = 3;\n"
-           "device = \"cuda\";\n"
-           "model = { depth = 18; layers = [1, 1, 1, 1]; width = 0.25;\n"
-           "          planes = [8, 16, 16, 16]; head_width = 16; dropout = 0.1; aux = true; };\n"
-           "block = { variant = \"dnl\"; };\n"
-           "data = { dataset = \"synth\"; root = \"%s/synth\"; batch = 4; crop = 64;\n"
-           "         workers = 1; random_resize = true; brightness = 0; flip = true;\n"
-           "         synth = { cue = \"global\"; train = 16; val = 4; size = 64; }; };\n"
-           "solver = { iterations = 10; lr = 0.04; };\n"
-           "loss = { ohem = false; aux_weight = 0.4; };\n"
-           "eval = { every = 0; mode = \"single\"; limit = 3; };\n"
-           "output = { dir = \"%s/res\"; log_every = 1; checkpoint_every = 0;\n"
-           "           attention_images = 0; };\n",
-           dir, dir);
-  file_write_text(cfg_path, text);
+  test_write_dist_config(cfg_path, dir);
 }
 
 static void teardown(void) { tmpdir_remove(dir); }
@@ -85,13 +70,12 @@ static int train_ranks(const char *env, int np, const char *out) {
   cr_assert_not_null(bin, "DNL_BIN is not set (run the tests through make test)");
   char cmd[4096], log[160];
   snprintf(log, sizeof log, "%s/%s.log", dir, out);
+  char env_all[512];
+  snprintf(env_all, sizeof env_all, "DNL_CUDA_TF32=0 %s", env);
   snprintf(cmd, sizeof cmd,
-           "timeout 150 env OMPI_MCA_mca_base_component_disable_dlclose=1 "
-           "PMIX_MCA_mca_base_component_disable_dlclose=1 DNL_CUDA_TF32=0 %s mpirun "
-           "--oversubscribe --allow-run-as-root --mca btl_vader_single_copy_mechanism none "
-           "-np %d "
-           "%s/runner train %s --set output.dir=%s/%s > %s 2>&1",
-           env, np, bin, cfg_path, dir, out, log);
+           "timeout 150 %s -np %d %s/runner train %s --set device=cuda --set eval.every=0 "
+           "--set output.attention_images=0 --set output.dir=%s/%s > %s 2>&1",
+           test_mpirun_prefix(env_all), np, bin, cfg_path, dir, out, log);
   int st = system(cmd);
   cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
   FILE *f = fopen(log, "r");

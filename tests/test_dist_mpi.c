@@ -20,36 +20,17 @@
 #include "lib/dist_mpi.h"
 #include "lib/results_read.h"
 #include "runner/session.h"
+#include "tests/test_mpi_util.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
 static char dir[64], cfg_path[128];
 static char err_text[65536];
 
-/* The network of test_train.c on 64 px synthetic images, random resize (so
- * that crops have ignored pixels and the ranks different loss weights),
- * dropout, the aux head, evaluations at 5 and 10 on 3 images (one rank gets
- * two, the other one) and a loss row per iteration. */
 static void setup(void) {
   tmpdir_make(dir, sizeof dir, "dist");
   tmpdir_path(cfg_path, sizeof cfg_path, dir, "tiny.cfg");
-  char text[4096];
-  snprintf(text, sizeof text,
-           "name = \"tiny\";\n"
-           "seed = 3;\n"
-           "model = { depth = 18; layers = [1, 1, 1, 1]; width = 0.25;\n"
-           "          planes = [8, 16, 16, 16]; head_width = 16; dropout = 0.1; aux = true; };\n"
-           "block = { variant = \"dnl\"; };\n"
-           "data = { dataset = \"synth\"; root = \"%s/synth\"; batch = 4; crop = 64;\n"
-           "         workers = 1; random_resize = true; brightness = 0; flip = true;\n"
-           "         synth = { cue = \"global\"; train = 16; val = 4; size = 64; }; };\n"
-           "solver = { iterations = 10; lr = 0.04; };\n"
-           "loss = { ohem = false; aux_weight = 0.4; };\n"
-           "eval = { every = 5; mode = \"single\"; limit = 3; };\n"
-           "output = { dir = \"%s/res\"; log_every = 1; checkpoint_every = 0;\n"
-           "           attention_images = 1; };\n",
-           dir, dir);
-  file_write_text(cfg_path, text);
+  test_write_dist_config(cfg_path, dir);
 }
 
 static void teardown(void) { tmpdir_remove(dir); }
@@ -71,20 +52,6 @@ static const char *runner_bin(void) {
   return path;
 }
 
-/* "env ... extra_env mpirun <flags>" for a shell command line. Open MPI's
- * plugins stay loaded so that LeakSanitizer (make asan) can name their frames,
- * which tests/lsan.supp suppresses; the single-copy mechanism needs ptrace
- * rights that containers often lack. */
-static const char *mpirun_prefix(const char *extra_env) {
-  static char buf[1024];
-  snprintf(buf, sizeof buf,
-           "env OMPI_MCA_mca_base_component_disable_dlclose=1 "
-           "PMIX_MCA_mca_base_component_disable_dlclose=1 %s mpirun --oversubscribe "
-           "--allow-run-as-root --mca btl_vader_single_copy_mechanism none",
-           extra_env);
-  return buf;
-}
-
 static void read_text(const char *path, char *buf, size_t len) {
   FILE *f = fopen(path, "r");
   cr_assert_not_null(f, "cannot read %s", path);
@@ -102,7 +69,7 @@ __attribute__((format(printf, 1, 2))) static int mpirun(const char *fmt, ...) {
   vsnprintf(args, sizeof args, fmt, ap);
   va_end(ap);
   tmpdir_path(log, sizeof log, dir, "mpirun.log");
-  snprintf(cmd, sizeof cmd, "timeout 100 %s %s > %s 2>&1", mpirun_prefix(""), args, log);
+  snprintf(cmd, sizeof cmd, "timeout 100 %s %s > %s 2>&1", test_mpirun_prefix(""), args, log);
   int st = system(cmd);
   cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
   read_text(log, err_text, sizeof err_text);
@@ -113,7 +80,7 @@ __attribute__((format(printf, 1, 2))) static int mpirun(const char *fmt, ...) {
  * environment assignment env (or ""), output into log; returns mpirun's pid. */
 static pid_t spawn_ranks(const char *env, const char *log, const char *args) {
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "exec %s -np 2 %s %s > %s 2>&1", mpirun_prefix(env), runner_bin(),
+  snprintf(cmd, sizeof cmd, "exec %s -np 2 %s %s > %s 2>&1", test_mpirun_prefix(env), runner_bin(),
            args, log);
   fflush(NULL);
   pid_t pid = fork();
