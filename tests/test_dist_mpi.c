@@ -44,22 +44,6 @@ static void require_mpi(void) {
     cr_skip("this build has no MPI (make MPI=0): data-parallel runs not tested");
 }
 
-static const char *runner_bin(void) {
-  static char path[512];
-  const char *bin = getenv("DNL_BIN");
-  cr_assert_not_null(bin, "DNL_BIN is not set (run the tests through make test)");
-  snprintf(path, sizeof path, "%s/runner", bin);
-  return path;
-}
-
-static void read_text(const char *path, char *buf, size_t len) {
-  FILE *f = fopen(path, "r");
-  cr_assert_not_null(f, "cannot read %s", path);
-  size_t n = fread(buf, 1, len - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-}
-
 /* Runs "mpirun ... ARGS" (printf-style: -np and the programs) to completion,
  * at most 100 s; its output into err_text. Returns the exit status. */
 __attribute__((format(printf, 1, 2))) static int mpirun(const char *fmt, ...) {
@@ -72,7 +56,7 @@ __attribute__((format(printf, 1, 2))) static int mpirun(const char *fmt, ...) {
   snprintf(cmd, sizeof cmd, "timeout 100 %s %s > %s 2>&1", test_mpirun_prefix(""), args, log);
   int st = system(cmd);
   cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-  read_text(log, err_text, sizeof err_text);
+  test_read_text(log, err_text, sizeof err_text);
   return WEXITSTATUS(st);
 }
 
@@ -80,7 +64,7 @@ __attribute__((format(printf, 1, 2))) static int mpirun(const char *fmt, ...) {
  * environment assignment env (or ""), output into log; returns mpirun's pid. */
 static pid_t spawn_ranks(const char *env, const char *log, const char *args) {
   char cmd[4096];
-  snprintf(cmd, sizeof cmd, "exec %s -np 2 %s %s > %s 2>&1", test_mpirun_prefix(env), runner_bin(),
+  snprintf(cmd, sizeof cmd, "exec %s -np 2 %s %s > %s 2>&1", test_mpirun_prefix(env), test_runner_bin(),
            args, log);
   fflush(NULL);
   pid_t pid = fork();
@@ -125,7 +109,7 @@ static void wait_for_file(const char *path, pid_t pid, const char *log) {
       return;
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      read_text(log, err_text, sizeof err_text);
+      test_read_text(log, err_text, sizeof err_text);
       cr_assert_fail("the ranks ended before writing %s: %s", path, err_text);
     }
     sleep_ms(10);
@@ -205,10 +189,10 @@ Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   char one[128], two[128], rp[200], ck_one[200], ck_two[200];
   snprintf(one, sizeof one, "%s/one", dir);
   snprintf(two, sizeof two, "%s/two", dir);
-  cr_assert_eq(mpirun("-np 1 %s train %s --quiet --set output.dir=%s", runner_bin(), cfg_path,
+  cr_assert_eq(mpirun("-np 1 %s train %s --quiet --set output.dir=%s", test_runner_bin(), cfg_path,
                       one),
                0, "%s", err_text);
-  cr_assert_eq(mpirun("-np 2 %s train %s --set output.dir=%s", runner_bin(), cfg_path, two), 0,
+  cr_assert_eq(mpirun("-np 2 %s train %s --set output.dir=%s", test_runner_bin(), cfg_path, two), 0,
                "%s", err_text);
   /* rank 0 reports the gradient all-reduce per progress line and in its summary */
   cr_assert(count_of(err_text, "all-reduce") == 11 && strstr(err_text, "2 ranks (mpi): "),
@@ -264,13 +248,13 @@ Test(dist_mpi, bad_input_gives_clear_errors) {
   require_mpi();
   char res[128];
   snprintf(res, sizeof res, "%s/res", dir);
-  cr_assert_neq(mpirun("-np 2 %s train %s --quiet --set data.batch=3", runner_bin(), cfg_path),
+  cr_assert_neq(mpirun("-np 2 %s train %s --quiet --set data.batch=3", test_runner_bin(), cfg_path),
                 0);
   const char *msg = "data.batch = 3 is the global batch: it must be divisible by the 2 ranks";
   cr_assert_eq(count_of(err_text, msg), 1, "want the message once (rank 0): %s", err_text);
 
   cr_assert_neq(mpirun("-np 1 %s train %s --quiet : -np 1 %s train %s --quiet --set seed=4",
-                       runner_bin(), cfg_path, runner_bin(), cfg_path),
+                       test_runner_bin(), cfg_path, test_runner_bin(), cfg_path),
                 0);
   cr_assert(strstr(err_text, "same CONFIG and --set options") &&
                 strstr(err_text, "rank 1 of 2 differs from rank 0"),
@@ -286,7 +270,7 @@ Test(dist_mpi, killed_rank_ends_the_job_and_the_run_resumes) {
   snprintf(log, sizeof log, "%s/killed.log", dir);
   snprintf(ck, sizeof ck, "%s/killed/tiny.ckpt", dir);
   snprintf(ck_ref, sizeof ck_ref, "%s/ref/tiny.ckpt", dir);
-  cr_assert_eq(mpirun("-np 2 %s train %s --quiet %s --set output.dir=%s/ref", runner_bin(),
+  cr_assert_eq(mpirun("-np 2 %s train %s --quiet %s --set output.dir=%s/ref", test_runner_bin(),
                       cfg_path, sets, dir),
                0, "%s", err_text);
 
@@ -300,14 +284,14 @@ Test(dist_mpi, killed_rank_ends_the_job_and_the_run_resumes) {
   const double t0 = now_seconds();
   int status = wait_limit(pid, 60);
   const double took = now_seconds() - t0;
-  read_text(log, err_text, sizeof err_text);
+  test_read_text(log, err_text, sizeof err_text);
   cr_assert(status != -1, "the job still ran 60 s after rank 1 was killed: %s", err_text);
   cr_assert(!(WIFEXITED(status) && WEXITSTATUS(status) == 0),
             "mpirun ended with status 0 after a rank was killed: %s", err_text);
   cr_assert(strstr(err_text, "rank 1") && strstr(err_text, "signal 9"),
             "no message naming the killed rank (%.1f s): %s", took, err_text);
 
-  cr_assert_eq(mpirun("-np 2 %s %s --resume", runner_bin(), args), 0, "%s", err_text);
+  cr_assert_eq(mpirun("-np 2 %s %s --resume", test_runner_bin(), args), 0, "%s", err_text);
   results_data d;
   snprintf(rp, sizeof rp, "%s/killed/tiny.h5", dir);
   TRY_OK(results_read(rp, &d));
@@ -346,7 +330,7 @@ Test(dist_mpi, hung_rank_ends_the_job_after_the_timeout) {
   cr_assert(victim > 0, "rank 1 not found among mpirun's children");
   kill(victim, SIGSTOP);
   int status = wait_limit(pid, 40);
-  read_text(log, err_text, sizeof err_text);
+  test_read_text(log, err_text, sizeof err_text);
   if (status == -1)
     kill(victim, SIGKILL);
   cr_assert(status != -1, "the job still ran 40 s after rank 1 stopped: %s", err_text);

@@ -25,14 +25,6 @@ static void teardown(void) { tmpdir_remove(dir); }
 
 TestSuite(import_cli, .init = setup, .fini = teardown, .timeout = 120);
 
-static void read_text(const char *path, char *buf, size_t len) {
-  FILE *f = fopen(path, "r");
-  cr_assert_not_null(f, "cannot read %s", path);
-  size_t n = fread(buf, 1, len - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-}
-
 /* Runs `runner ARGS` (printf-style) from the repository root; stdout and
  * stderr land in out_text / err_text. Returns the exit status. */
 __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
@@ -48,8 +40,8 @@ __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
   snprintf(cmd, sizeof cmd, "%s/runner %s > %s 2> %s", bin, args, out, err);
   int st = system(cmd);
   cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-  read_text(out, out_text, sizeof out_text);
-  read_text(err, err_text, sizeof err_text);
+  test_read_text(out, out_text, sizeof out_text);
+  test_read_text(err, err_text, sizeof err_text);
   return WEXITSTATUS(st);
 }
 
@@ -157,11 +149,11 @@ Test(import_cli, legacy_safetensors_and_nested_files_convert) {
 /* The error case must leave a file already at OUT exactly as it was. */
 static void expect_failure_keeps(const char *out, const char *args, const char *needle) {
   char before[65536], after[65536];
-  read_text(out, before, sizeof before);
+  test_read_text(out, before, sizeof before);
   cr_assert_eq(runner("import %s -o %s", args, out), 1, "import %s succeeded", args);
   cr_assert(strstr(err_text, needle), "'%s' lacks '%s'", err_text, needle);
   cr_assert(strstr(err_text, "nothing written"), "%s", err_text);
-  read_text(out, after, sizeof after);
+  test_read_text(out, after, sizeof after);
   cr_assert(!strcmp(before, after), "%s changed", out);
   char tmp[600];
   snprintf(tmp, sizeof tmp, "%s.tmp", out);
@@ -243,7 +235,7 @@ Test(import_cli, model_init_loads_values_and_reports) {
   TRY_OK(model_init_load(&ps, out, log));
   fclose(log);
   char text[8192];
-  read_text(log_path, text, sizeof text);
+  test_read_text(log_path, text, sizeof text);
   cr_assert(strstr(text, "loaded 85 tensors, 24 missing, 0 unexpected, 0 mismatched"), "%s", text);
   cr_assert(strstr(text, "backbone.layer4 (15)") && strstr(text, "missing     aux.cls.bias [4]"),
             "%s", text);

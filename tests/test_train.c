@@ -58,22 +58,6 @@ static void write_config(const char *extra) {
   file_write_text(cfg_path, text);
 }
 
-static const char *runner_bin(void) {
-  static char path[512];
-  const char *bin = getenv("DNL_BIN");
-  cr_assert_not_null(bin, "DNL_BIN is not set (run the tests through make test)");
-  snprintf(path, sizeof path, "%s/runner", bin);
-  return path;
-}
-
-static void read_text(const char *path, char *buf, size_t len) {
-  FILE *f = fopen(path, "r");
-  cr_assert_not_null(f, "cannot read %s", path);
-  size_t n = fread(buf, 1, len - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-}
-
 /* Runs `runner ARGS` (printf-style) to completion; stdout and stderr land in
  * out_text / err_text. Returns the exit status. */
 __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
@@ -84,11 +68,11 @@ __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
   va_end(ap);
   tmpdir_path(out, sizeof out, dir, "stdout.txt");
   tmpdir_path(err, sizeof err, dir, "stderr.txt");
-  snprintf(cmd, sizeof cmd, "%s %s > %s 2> %s", runner_bin(), args, out, err);
+  snprintf(cmd, sizeof cmd, "%s %s > %s 2> %s", test_runner_bin(), args, out, err);
   int st = system(cmd);
   cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-  read_text(out, out_text, sizeof out_text);
-  read_text(err, err_text, sizeof err_text);
+  test_read_text(out, out_text, sizeof out_text);
+  test_read_text(err, err_text, sizeof err_text);
   return WEXITSTATUS(st);
 }
 
@@ -115,7 +99,7 @@ static pid_t spawn_train(const char *out_dir, bool resume, const char *set_a, co
   if (pid == 0) {
     FILE *f = freopen(log, "a", stderr);
     if (f && dup2(fileno(stderr), STDOUT_FILENO) >= 0)
-      execv(runner_bin(), (char *const *)argv);
+      execv(test_runner_bin(), (char *const *)argv);
     _exit(127);
   }
   return pid;
@@ -173,7 +157,7 @@ static void wait_for_file(const char *path, pid_t pid, const char *log) {
       return;
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      read_text(log, err_text, sizeof err_text);
+      test_read_text(log, err_text, sizeof err_text);
       cr_assert_fail("the run ended before writing %s: %s", path, err_text);
     }
     sleep_ms(10);
@@ -184,7 +168,7 @@ static void wait_for_file(const char *path, pid_t pid, const char *log) {
 }
 
 static void assert_killed(int status, const char *when, const char *log) {
-  read_text(log, err_text, sizeof err_text);
+  test_read_text(log, err_text, sizeof err_text);
   cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
             "%s: the run ended by itself before the kill (status 0x%x): %s", when, status,
             err_text);
@@ -231,7 +215,7 @@ Test(train, resume_after_sigkill_is_bit_identical) {
   assert_killed(wait_exit(pid), "second kill", log);
 
   status = wait_exit(spawn_train(killed, true, iters, every));
-  read_text(log, err_text, sizeof err_text);
+  test_read_text(log, err_text, sizeof err_text);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
             "resumed run failed (kills after %ld ms and %ld ms): %s", first_ms, second_ms,
             err_text);
@@ -271,7 +255,7 @@ Test(train, unknown_or_mistyped_key_names_file_and_line) {
   write_config(NULL);
   /* a misspelled key inside a known group */
   char text[4096];
-  read_text(cfg_path, text, sizeof text);
+  test_read_text(cfg_path, text, sizeof text);
   char *at = strstr(text, "lr = 0.04");
   cr_assert_not_null(at);
   memcpy(at, "lt", 2);
@@ -320,7 +304,7 @@ static int count_files_ending(const char *suffix) {
            suffix, dir);
   cr_assert(system(cmd) != -1);
   char path[160], text[32];
-  read_text(tmpdir_path(path, sizeof path, dir, "count.txt"), text, sizeof text);
+  test_read_text(tmpdir_path(path, sizeof path, dir, "count.txt"), text, sizeof text);
   return atoi(text);
 }
 
@@ -399,13 +383,13 @@ Test(train, full_disk_keeps_previous_checkpoint) {
     char log[160];
     snprintf(log, sizeof log, "%s/full.log", dir);
     if (setrlimit(RLIMIT_FSIZE, &lim) == 0 && freopen(log, "w", stderr))
-      execl(runner_bin(), "runner", "train", cfg_path, "--quiet", "--resume", "--set",
+      execl(test_runner_bin(), "runner", "train", cfg_path, "--quiet", "--resume", "--set",
             "solver.iterations=20", "--set", "output.attention_images=0", (char *)NULL);
     _exit(127);
   }
   int status = wait_exit(pid);
   char log[160];
-  read_text(tmpdir_path(log, sizeof log, dir, "full.log"), err_text, sizeof err_text);
+  test_read_text(tmpdir_path(log, sizeof log, dir, "full.log"), err_text, sizeof err_text);
   cr_assert(WIFEXITED(status) && WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 127,
             "status 0x%x: %s", status, err_text);
   cr_assert(strstr(err_text, ck), "the message names the checkpoint: %s", err_text);

@@ -185,3 +185,19 @@ void test_assert_params_close(const param_store *ps, const float *a, const float
               what, e->name, worst, scale);
   }
 }
+
+const char *test_runner_bin(void) {
+  static char path[512];
+  const char *bin = getenv("DNL_BIN");
+  cr_assert_not_null(bin, "DNL_BIN is not set (run the tests through make test)");
+  snprintf(path, sizeof path, "%s/runner", bin);
+  return path;
+}
+
+void test_read_text(const char *path, char *buf, size_t len) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f, "cannot read %s", path);
+  size_t n = fread(buf, 1, len - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}

@@ -88,6 +88,10 @@ void test_assert_params_close(const param_store *ps, const float *a, const float
  * stderr into files under dir; returns the exit status, the outputs in out/err
  * (static buffers, valid until the next call). */
 int test_run_program(const char *dir, const char *cmdline, char **out, char **err);
+/* "$DNL_BIN/runner" (a static buffer); fails the test when DNL_BIN is not set. */
+const char *test_runner_bin(void);
+/* The text of a file into buf (at most len - 1 bytes, NUL-terminated). */
+void test_read_text(const char *path, char *buf, size_t len);
 /* Asserts that path is a PNG of w x h pixels (signature and IHDR; w <= 0: any size). */
 void test_assert_png(const char *path, int w, int h);
 
