@@ -189,17 +189,27 @@ int cmd_eval(int argc, char **argv) {
   return 0;
 }
 
+/* The arguments and a CPU session (session_open_host) of a command that only
+ * inspects a config: -1 when the session is open, else the exit status. */
+static int open_to_inspect(int argc, char **argv, const char *usage, const char *cmd,
+                           session *s) {
+  run_args a;
+  const int rc = parse_args(argc, argv, &a, usage, false);
+  if (rc)
+    return rc == 1 ? 0 : rc;
+  if (session_open_host(s, a.config, a.sets, a.nsets) != DNL_OK)
+    return fail(cmd, s);
+  return -1;
+}
+
 int cmd_params(int argc, char **argv) {
   static const char usage[] =
       "usage: runner params CONFIG [--set key=value]...\n"
       "  lists every parameter and buffer with its shape and weight decay, and the total\n";
-  run_args a;
-  int rc = parse_args(argc, argv, &a, usage, false);
-  if (rc)
-    return rc == 1 ? 0 : rc;
   session s;
-  if (session_open_host(&s, a.config, a.sets, a.nsets) != DNL_OK)
-    return fail("params", &s);
+  const int rc = open_to_inspect(argc, argv, usage, "params", &s);
+  if (rc >= 0)
+    return rc;
   dataset_info info;
   if (dataset_info_get(s.cfg.dataset, &info) != DNL_OK)
     return fail("params", &s);
@@ -232,13 +242,10 @@ int cmd_config(int argc, char **argv) {
   static const char usage[] =
       "usage: runner config CONFIG [--set key=value]...   validate and print the resolved config\n"
       "       runner config --keys                        list every key\n";
-  run_args a;
-  int rc = parse_args(argc, argv, &a, usage, false);
-  if (rc)
-    return rc == 1 ? 0 : rc;
   session s;
-  if (session_open_host(&s, a.config, a.sets, a.nsets) != DNL_OK)
-    return fail("config", &s);
+  const int rc = open_to_inspect(argc, argv, usage, "config", &s);
+  if (rc >= 0)
+    return rc;
   char blk[512];
   block_config rb;
   if (block_config_resolve(&s.cfg.net.block, &rb) != DNL_OK)
