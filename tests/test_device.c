@@ -27,13 +27,13 @@ void *test_device_zeros(const dnl_backend *be, size_t bytes) {
   return dev;
 }
 
-void test_download(const dnl_backend *be, void *host, const void *dev, size_t bytes) {
+static void download(const dnl_backend *be, void *host, const void *dev, size_t bytes) {
   TRY_OK(be->memcpy(host, DEVICE_CPU, dev, be->device, bytes));
 }
 
 void *test_download_new(const dnl_backend *be, const void *dev, size_t bytes) {
   void *host = malloc(bytes ? bytes : 1);
   cr_assert(host, "out of host memory");
-  test_download(be, host, dev, bytes);
+  download(be, host, dev, bytes);
   return host;
 }

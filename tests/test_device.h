@@ -17,8 +17,6 @@ const dnl_backend *test_cuda_or_skip(void);
 void *test_upload(const dnl_backend *be, const void *host, size_t bytes);
 /* A device buffer of bytes filled with zero bytes. */
 void *test_device_zeros(const dnl_backend *be, size_t bytes);
-/* Copies bytes of device memory to host memory (asserts on failure). */
-void test_download(const dnl_backend *be, void *host, const void *dev, size_t bytes);
 /* A malloc'ed host copy of bytes of device memory; free() it. */
 void *test_download_new(const dnl_backend *be, const void *dev, size_t bytes);
 
