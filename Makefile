@@ -18,7 +18,7 @@ GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown
 CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS)
 LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) -lpthread -lm
 
-# MPI for data-parallel training under mpirun (lib/dist_mpi.c, docs/distributed.md):
+# MPI for data-parallel training under mpirun (lib/dist/dist_mpi.c, docs/distributed.md):
 # on when pkg-config finds it, MPI=0 builds without
 MPI ?= $(shell pkg-config --exists mpi-c 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
@@ -42,14 +42,14 @@ ifeq ($(CUDA),1)
   CUDA_SRC := $(wildcard lib/cuda/*.cu)
 endif
 
-# NCCL sums the CUDA backend's buffers over mpirun's ranks (lib/dist_nccl.c)
+# NCCL sums the CUDA backend's buffers over mpirun's ranks (lib/dist/dist_nccl.c)
 ifeq ($(CUDA)$(MPI),11)
   NCCL_CFLAGS := -DDNL_WITH_NCCL
   LDLIBS += -lnccl
 endif
 
 # everything but the two programs' main() goes into libdnl.a, so tests can call it
-LIB_SRC := $(wildcard lib/*.c lib/cpu/*.c lib/layers/*.c blocks/*.c data/*.c net/*.c) \
+LIB_SRC := $(wildcard lib/*/*.c blocks/*.c data/*.c net/*.c) \
   $(filter-out runner/main.c analysis/main.c,$(wildcard runner/*.c analysis/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CUDA_SRC:%.cu=$(BUILD)/%.cu.o)
 RUNNER_OBJ := $(BUILD)/runner/main.o
@@ -89,16 +89,16 @@ deps:
 	$$SUDO apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing
 
-$(BUILD)/lib/version.o: CFLAGS += -DDNL_GIT_VERSION='"$(GIT_VERSION)"'
-$(BUILD)/lib/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
+$(BUILD)/lib/core/version.o: CFLAGS += -DDNL_GIT_VERSION='"$(GIT_VERSION)"'
+$(BUILD)/lib/core/version.o: $(wildcard .git/HEAD .git/refs/heads/*)
 
-# only lib/dist_mpi.c includes mpi.h; it is rebuilt when MPI= changes
+# only lib/dist/dist_mpi.c includes mpi.h; it is rebuilt when MPI= changes
 MPI_FLAG := $(BUILD)/mpi.flag
 $(shell mkdir -p $(BUILD) && echo $(MPI) | cmp -s - $(MPI_FLAG) || echo $(MPI) > $(MPI_FLAG))
-$(BUILD)/lib/dist_mpi.o: CFLAGS += $(MPI_CFLAGS)
-$(BUILD)/lib/dist_mpi.o: $(MPI_FLAG)
-$(BUILD)/lib/dist_nccl.o: CFLAGS += $(NCCL_CFLAGS)
-$(BUILD)/lib/dist_nccl.o: $(MPI_FLAG)
+$(BUILD)/lib/dist/dist_mpi.o: CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/lib/dist/dist_mpi.o: $(MPI_FLAG)
+$(BUILD)/lib/dist/dist_nccl.o: CFLAGS += $(NCCL_CFLAGS)
+$(BUILD)/lib/dist/dist_nccl.o: $(MPI_FLAG)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 typedef struct gp_script {
   FILE *f;

@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 typedef struct canvas {
   int w, h;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "analysis/figures.h"
-#include "lib/version.h"
+#include "lib/core/version.h"
 
 static double mean_of(const float *x, size_t n) {
   double s = 0.0;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "analysis/commands.h"
-#include "lib/version.h"
+#include "lib/core/version.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: analysis <command> [options]\n"

@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "lib/results_read.h"
+#include "lib/store/results_read.h"
 
 typedef struct run_group {
   const char *label, *dataset, *preset; /* preset: shared by every run, else "" */

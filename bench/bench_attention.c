@@ -36,7 +36,7 @@
 #include <time.h>
 
 #include "blocks/block.h"
-#include "lib/backend.h"
+#include "lib/core/backend.h"
 #include "lib/layers/attention.h"
 
 #define REPEATS 3

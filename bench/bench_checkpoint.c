@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/checkpoint.h"
+#include "lib/store/checkpoint.h"
 
 #define FLOATS (60 * 1000 * 1000)
 #define ENTRIES 400

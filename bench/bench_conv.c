@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "lib/cpu/cpu_ops.h"
-#include "lib/omp_policy.h"
+#include "lib/core/omp_policy.h"
 
 #define ROUNDS 9
 #define BURST_SECONDS 0.04

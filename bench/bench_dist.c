@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/dist.h"
-#include "lib/dist_mpi.h"
+#include "lib/dist/dist.h"
+#include "lib/dist/dist_mpi.h"
 #include "runner/session.h"
 
 #define STEPS 300

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/omp_policy.h"
+#include "lib/core/omp_policy.h"
 #include "runner/train_step.h"
 
 #define CONFIG_TINY "experiments/base/synth_tiny.cfg"

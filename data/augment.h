@@ -20,8 +20,8 @@
 
 #include "data/image.h"
 #include "data/resize.h"
-#include "lib/rng.h"
-#include "lib/status.h"
+#include "lib/core/rng.h"
+#include "lib/core/status.h"
 
 typedef struct augment_config {
   int crop_w, crop_h; /* size of every training sample (crop, then pad) */

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "data/image.h"
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 #define DATASET_IGNORE 255
 

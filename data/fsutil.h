@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 /* A growable list of owned strings. */
 typedef struct strlist {

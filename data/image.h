@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 typedef struct image {
   int w, h, c;   /* c = 3 (RGB) or 1 (gray, or label indices) */

@@ -24,8 +24,8 @@
 
 #include "data/augment.h"
 #include "data/dataset.h"
-#include "lib/backend.h"
-#include "lib/status.h"
+#include "lib/core/backend.h"
+#include "lib/core/status.h"
 
 typedef enum { LOADER_TRAIN, LOADER_EVAL } loader_mode;
 

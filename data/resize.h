@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 /* Reusable tables (grows only, so steady-state resizing does not allocate). */
 typedef struct resize_scratch {

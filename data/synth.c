@@ -7,7 +7,7 @@
 
 #include "data/dataset.h"
 #include "data/fsutil.h"
-#include "lib/rng.h"
+#include "lib/core/rng.h"
 
 #define MARKER_GUARD 2 /* px between a marker and its region's border */
 #define SYNTH_MAX_REGIONS 8

@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "data/image.h"
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 typedef enum { SYNTH_CUE_GLOBAL, SYNTH_CUE_REGION } synth_cue;
 

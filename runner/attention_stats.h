@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 /* Nearest-neighbour downsampling of a label map (H x W) to h x w. */
 void labels_downsample(const uint8_t *label, int H, int W, uint8_t *out, int h, int w);

@@ -14,8 +14,8 @@
 #define DNL_BATCH_STAGE_H
 
 #include "data/loader.h"
-#include "lib/backend.h"
-#include "lib/tensor.h"
+#include "lib/core/backend.h"
+#include "lib/core/tensor.h"
 
 typedef struct staged_batch {
   tensor images;          /* [n, 3, h, w] on the device */

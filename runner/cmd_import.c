@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/checkpoint.h"
-#include "lib/weight_import.h"
+#include "lib/store/checkpoint.h"
+#include "lib/weights/weight_import.h"
 #include "runner/model_init.h"
 #include "runner/session.h"
 

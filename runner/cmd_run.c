@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/checkpoint.h"
-#include "lib/dist.h"
+#include "lib/store/checkpoint.h"
+#include "lib/dist/dist.h"
 #include "runner/evaluate.h"
 #include "runner/train.h"
 

@@ -19,8 +19,8 @@
 
 #include "data/dataset.h"
 #include "data/fsutil.h"
-#include "lib/file_atomic.h"
-#include "lib/results_read.h"
+#include "lib/store/file_atomic.h"
+#include "lib/store/results_read.h"
 #include "runner/estimate.h"
 #include "runner/gpu_slots.h"
 #include "runner/session.h"
@@ -127,7 +127,7 @@ static int parse(int argc, char **argv, sweep_args *a) {
   return 0;
 }
 
-/* Writes text to path through a temporary file and a rename (lib/file_atomic.h). */
+/* Writes text to path through a temporary file and a rename (lib/store/file_atomic.h). */
 static dnl_status write_atomic(const char *path, const char *text) {
   char tmp[1400];
   DNL_TRY(file_atomic_tmp_name(path, tmp, sizeof tmp));

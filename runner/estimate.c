@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "lib/arena.h"
+#include "lib/core/arena.h"
 #include "lib/layers/layer.h"
 #include "net/segnet.h"
 

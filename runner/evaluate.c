@@ -8,7 +8,7 @@
 
 #include "data/augment.h"
 #include "data/loader.h"
-#include "lib/dist.h"
+#include "lib/dist/dist.h"
 #include "runner/attention_stats.h"
 
 dnl_status eval_options(const run_config *cfg, infer_opts *o) {

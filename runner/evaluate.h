@@ -3,8 +3,8 @@
 #ifndef DNL_EVALUATE_H
 #define DNL_EVALUATE_H
 
-#include "lib/metrics.h"
-#include "lib/results.h"
+#include "lib/eval/metrics.h"
+#include "lib/store/results.h"
 #include "runner/infer.h"
 #include "runner/session.h"
 

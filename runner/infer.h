@@ -4,7 +4,7 @@
 #ifndef DNL_INFER_H
 #define DNL_INFER_H
 
-#include "lib/metrics.h"
+#include "lib/eval/metrics.h"
 #include "net/segnet.h"
 
 typedef enum { INFER_SINGLE, INFER_MULTISCALE, INFER_SLIDING } infer_mode;

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/backend.h"
-#include "lib/omp_policy.h"
-#include "lib/version.h"
+#include "lib/core/backend.h"
+#include "lib/core/omp_policy.h"
+#include "lib/core/version.h"
 #include "runner/cmd_blocks.h"
 #include "runner/cmd_data.h"
 #include "runner/cmd_import.h"

@@ -7,8 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "lib/checkpoint.h"
-#include "lib/params.h"
+#include "lib/store/checkpoint.h"
+#include "lib/core/params.h"
 
 /* Loads path into the finalized store and prints the report to log. A
  * missing or unreadable file, or one of which no tensor matches the network,

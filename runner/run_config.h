@@ -6,8 +6,8 @@
 
 #include <libconfig.h>
 
-#include "lib/cfg.h"
-#include "lib/tensor.h"
+#include "lib/config/cfg.h"
+#include "lib/core/tensor.h"
 #include "net/segnet.h"
 
 #define RUN_MAX_LIST 64

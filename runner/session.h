@@ -6,8 +6,8 @@
 #include <libconfig.h>
 
 #include "data/dataset.h"
-#include "lib/arena.h"
-#include "lib/params.h"
+#include "lib/core/arena.h"
+#include "lib/core/params.h"
 #include "runner/run_config.h"
 
 typedef struct session {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/cfg.h"
+#include "lib/config/cfg.h"
 #include "runner/run_config.h"
 
 static dnl_status at(const config_setting_t *s, const char *fmt, const char *what) {

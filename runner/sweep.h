@@ -22,7 +22,7 @@
 
 #include <libconfig.h>
 
-#include "lib/status.h"
+#include "lib/core/status.h"
 
 #define SWEEP_MAX_AXES 8
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "lib/dist.h"
+#include "lib/dist/dist.h"
 #include "lib/layers/loss.h"
 
 static double now_seconds(void) {

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "lib/results.h"
+#include "lib/store/results.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

@@ -1,4 +1,4 @@
-/* The backend's host staging entries (lib/backend.h): pinned host memory,
+/* The backend's host staging entries (lib/core/backend.h): pinned host memory,
  * asynchronous uploads ordered between the ops around them, memory in use; on
  * the CPU and, where a GPU is, on CUDA. */
 #include <stdint.h>

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/cfg.h"
+#include "lib/config/cfg.h"
 #include "tests/test_util.h"
 
 static const char *const whiten_choices[] = {"none", "in", "ln", NULL};

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/checkpoint.h"
+#include "lib/store/checkpoint.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

@@ -1,10 +1,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "lib/arena.h"
-#include "lib/backend.h"
-#include "lib/params.h"
-#include "lib/tensor.h"
+#include "lib/core/arena.h"
+#include "lib/core/backend.h"
+#include "lib/core/params.h"
+#include "lib/core/tensor.h"
 #include "tests/test_util.h"
 
 /* ---- arena ---- */

@@ -16,9 +16,9 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "lib/checkpoint.h"
-#include "lib/dist_mpi.h"
-#include "lib/results_read.h"
+#include "lib/store/checkpoint.h"
+#include "lib/dist/dist_mpi.h"
+#include "lib/store/results_read.h"
 #include "runner/session.h"
 #include "tests/test_device.h"
 #include "tests/test_mpi_util.h"

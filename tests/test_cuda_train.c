@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/results_read.h"
+#include "lib/store/results_read.h"
 #include "runner/train_step.h"
 #include "tests/test_device.h"
 #include "tests/test_tmpdir.h"

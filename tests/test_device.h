@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "lib/backend.h"
+#include "lib/core/backend.h"
 
 /* The CUDA backend, or skips the current test (cr_skip_test) with the reason.
  * The table may still lack ops: each case asserts that its op is present. */

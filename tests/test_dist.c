@@ -1,6 +1,6 @@
 /* Data-parallel pieces in one process: the communicator's single-process
  * behaviour, and synchronised batch norm and dropout on ranks simulated by
- * threads sharing a fake communicator (lib/dist.h's ops). The multi-process
+ * threads sharing a fake communicator (lib/dist/dist.h's ops). The multi-process
  * runs through mpirun are in test_dist_mpi.c. */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/dist.h"
-#include "lib/dist_mpi.h"
-#include "lib/dist_nccl.h"
+#include "lib/dist/dist.h"
+#include "lib/dist/dist_mpi.h"
+#include "lib/dist/dist_nccl.h"
 #include "lib/layers/batchnorm.h"
 #include "lib/layers/dropout.h"
 #include "tests/test_util.h"

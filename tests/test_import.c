@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/h5io.h"
-#include "lib/json.h"
-#include "lib/name_map.h"
-#include "lib/pickle.h"
-#include "lib/weight_file.h"
+#include "lib/store/h5io.h"
+#include "lib/weights/json.h"
+#include "lib/weights/name_map.h"
+#include "lib/weights/pickle.h"
+#include "lib/weights/weight_file.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

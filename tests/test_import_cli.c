@@ -8,9 +8,9 @@
 #include <sys/wait.h>
 
 #include "data/dataset.h"
-#include "lib/h5attr.h"
-#include "lib/h5file.h"
-#include "lib/h5io.h"
+#include "lib/store/h5attr.h"
+#include "lib/store/h5file.h"
+#include "lib/store/h5io.h"
 #include "net/segnet.h"
 #include "runner/model_init.h"
 #include "runner/run_config.h"

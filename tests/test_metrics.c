@@ -1,6 +1,6 @@
 #include <math.h>
 
-#include "lib/metrics.h"
+#include "lib/eval/metrics.h"
 #include "tests/test_util.h"
 
 /* Hand-made case: 3 classes, class 2 absent from GT and prediction.

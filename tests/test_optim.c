@@ -1,7 +1,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "lib/params.h"
+#include "lib/core/params.h"
 #include "tests/test_util.h"
 
 /* Three steps of torch.optim.SGD (momentum 0.9, no Nesterov) with a weight-decay

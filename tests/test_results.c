@@ -5,8 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "lib/results.h"
-#include "lib/results_read.h"
+#include "lib/store/results.h"
+#include "lib/store/results_read.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

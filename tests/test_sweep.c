@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/results_read.h"
+#include "lib/store/results_read.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

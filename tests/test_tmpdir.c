@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "lib/h5dset.h"
-#include "lib/h5file.h"
+#include "lib/store/h5dset.h"
+#include "lib/store/h5file.h"
 
 void tmpdir_make(char *buf, size_t len, const char *what) {
   snprintf(buf, len, "/tmp/dnl_%s_XXXXXX", what);

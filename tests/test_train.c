@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include "data/image.h"
-#include "lib/checkpoint.h"
-#include "lib/h5io.h"
-#include "lib/results_read.h"
+#include "lib/store/checkpoint.h"
+#include "lib/store/h5io.h"
+#include "lib/store/results_read.h"
 #include "runner/session.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/results_read.h"
+#include "lib/store/results_read.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 

@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/arena.h"
-#include "lib/h5io.h"
+#include "lib/core/arena.h"
+#include "lib/store/h5io.h"
 #include "lib/layers/layer.h"
-#include "lib/params.h"
+#include "lib/core/params.h"
 
 /* Fails the current test with dnl_last_error() when the status is not OK. */
 #define TRY_OK(expr)                                                                  \

@@ -1,4 +1,4 @@
-/* Pairwise attention kernels of the context block (contracts in lib/backend.h).
+/* Pairwise attention kernels of the context block (contracts in lib/core/backend.h).
  *
  * reference: per sample, S = scale Q^T K is materialised [p, p], softmax rows
  * in place (kept as attn), out = V A^T; the backward forms dA = dO^T V [p, p]

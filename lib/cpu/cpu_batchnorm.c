@@ -1,6 +1,6 @@
 /* Batch norm over [n, c, hw], per channel, with PyTorch's running statistics
  * (momentum update, unbiased variance in the running estimate). Training mode
- * is split into statistics and their application (lib/backend.h) so that
+ * is split into statistics and their application (lib/core/backend.h) so that
  * data-parallel ranks can sum the statistics in between. Sums are in double,
  * so the variance E[x^2] - mean^2 keeps float accuracy unless the mean lies
  * thousands of standard deviations away from zero (BN inputs are conv outputs,

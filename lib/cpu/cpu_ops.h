@@ -1,8 +1,8 @@
-/* The CPU backend's ops (OpenBLAS + OpenMP); see lib/backend.h for contracts. */
+/* The CPU backend's ops (OpenBLAS + OpenMP); see lib/core/backend.h for contracts. */
 #ifndef DNL_CPU_OPS_H
 #define DNL_CPU_OPS_H
 
-#include "lib/backend.h"
+#include "lib/core/backend.h"
 
 /* cpu_memory.c */
 dnl_status cpu_alloc(size_t bytes, void **out);

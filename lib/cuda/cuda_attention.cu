@@ -1,5 +1,5 @@
 /* Pairwise attention of the context block, reference kernel (contracts in
- * lib/backend.h, the same computation as lib/cpu/cpu_attention.c): per sample
+ * lib/core/backend.h, the same computation as lib/cpu/cpu_attention.c): per sample
  * the logits S = scale Q^T K are materialised [p, p] by cuBLAS, softmax rows in
  * place (kept as attn), out = V A^T. The backward forms dA = dO^T V [p, p] in the
  * workspace, one sample at a time, turns it into dS = scale A (dA - rowdot(A, dA))

@@ -1,5 +1,5 @@
 /* Pairwise attention of the context block, fused kernel (contracts in
- * lib/backend.h; the same results as cpu_attention_fused_* to float rounding):
+ * lib/core/backend.h; the same results as cpu_attention_fused_* to float rounding):
  * flash-attention style in fp32, never storing p x p.
  *
  * Work is cut into tiles of 64 queries and 64 keys. A block of 256 threads

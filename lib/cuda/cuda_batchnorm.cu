@@ -1,4 +1,4 @@
-/* Batch norm over [n, c, hw] in the backend's split form (lib/backend.h), the
+/* Batch norm over [n, c, hw] in the backend's split form (lib/core/backend.h), the
  * same arithmetic as lib/cpu/cpu_batchnorm.c: per-channel sums in double
  * (lib/cuda/cuda_segment_sums.cuh), per-channel constants in the same
  * precision and order as the CPU op, element-wise passes in float. Own kernels

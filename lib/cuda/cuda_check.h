@@ -9,7 +9,7 @@
 #include <cudnn.h>
 
 extern "C" {
-#include "lib/status.h"
+#include "lib/core/status.h"
 }
 
 /* Out-of-memory errors map to DNL_ERR_NOMEM, everything else to INTERNAL. */

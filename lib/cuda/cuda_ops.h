@@ -1,4 +1,4 @@
-/* The CUDA backend's ops (cuBLAS + own kernels); see lib/backend.h for the
+/* The CUDA backend's ops (cuBLAS + own kernels); see lib/core/backend.h for the
  * contracts, which are the CPU backend's. Every op runs on the default stream
  * of the device chosen by cuda_backend_open(); ops that return host values
  * (sum, count_nonfinite, the losses, select_kth) synchronise. The backend
@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 extern "C" {
-#include "lib/backend.h"
+#include "lib/core/backend.h"
 }
 
 /* Handles created by cuda_backend_open() (valid once it returned DNL_OK). */

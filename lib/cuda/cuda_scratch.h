@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 extern "C" {
-#include "lib/status.h"
+#include "lib/core/status.h"
 }
 
 typedef struct cuda_scratch {

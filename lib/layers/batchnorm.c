@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/dist.h"
+#include "lib/dist/dist.h"
 
 #define BN_EPS 1e-5f
 #define BN_MOMENTUM 0.1f

@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "lib/dist.h"
+#include "lib/dist/dist.h"
 
 dnl_status dropout2d_init(dropout2d_layer *l, float p) {
   *l = (dropout2d_layer){0};

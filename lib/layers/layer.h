@@ -13,11 +13,11 @@
 
 #include <stdbool.h>
 
-#include "lib/arena.h"
-#include "lib/backend.h"
-#include "lib/params.h"
-#include "lib/rng.h"
-#include "lib/tensor.h"
+#include "lib/core/arena.h"
+#include "lib/core/backend.h"
+#include "lib/core/params.h"
+#include "lib/core/rng.h"
+#include "lib/core/tensor.h"
 
 #define LAYER_NAME_MAX 96
 
@@ -29,7 +29,7 @@ typedef struct layer_ctx {
   void *ws;       /* scratch shared by all layers, grown on demand */
   size_t ws_size; /* bytes */
   double flops;   /* forward multiply-adds x 2 of the convolutions run so far */
-  struct dist *dist; /* data-parallel ranks (lib/dist.h): BN sums statistics over
+  struct dist *dist; /* data-parallel ranks (lib/dist/dist.h): BN sums statistics over
                         them, dropout draws their global masks; NULL: one process */
 } layer_ctx;
 

@@ -1,0 +1,25 @@
+/* NCCL for the sums of buffers in CUDA device memory (dist_use_device,
+ * lib/dist/dist.h), in lib/dist/dist_nccl.c: compiled with NCCL when the build has CUDA
+ * and MPI (DNL_WITH_NCCL, the Makefile then links -lnccl), else a stub that
+ * leaves device buffers to host copies. MPI stays in charge of everything on
+ * the host; it also carries NCCL's start-up (the unique id from rank 0). */
+#ifndef DNL_DIST_NCCL_H
+#define DNL_DIST_NCCL_H
+
+#include <stdbool.h>
+
+#include "lib/dist/dist.h"
+
+/* Whether this build has NCCL. */
+bool dist_nccl_built(void);
+
+/* A collective over d's ranks, each with the CUDA backend open on its GPU (the
+ * current CUDA device). The ranks tell each other their GPU (host name and PCI
+ * bus id) and whether they want NCCL. When every rank wants it and has a GPU
+ * of its own, they make one NCCL communicator, set d->device_ops and
+ * device_impl (its all-reduce runs on the backend's stream, the default
+ * stream, and is polled against d->timeout) and *opened; otherwise *opened is
+ * false. d->device_comm says which, and why. */
+dnl_status dist_nccl_open(dist *d, bool want, bool *opened);
+
+#endif

@@ -1,0 +1,71 @@
+#include "lib/weights/weight_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/weights/pth_reader.h"
+#include "lib/weights/safetensors.h"
+#include "lib/weights/zip_reader.h"
+
+static dnl_status map_file(weight_file *wf) {
+  int fd = open(wf->path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return dnl_error(DNL_ERR_IO, "%s: cannot open: %s", wf->path, strerror(errno));
+  struct stat st;
+  dnl_status s = DNL_OK;
+  if (fstat(fd, &st) != 0)
+    s = dnl_error(DNL_ERR_IO, "%s: cannot stat: %s", wf->path, strerror(errno));
+  else if (!S_ISREG(st.st_mode))
+    s = dnl_error(DNL_ERR_IO, "%s: not a regular file", wf->path);
+  else if (st.st_size == 0)
+    s = dnl_error(DNL_ERR_FORMAT, "%s: empty file", wf->path);
+  if (s == DNL_OK) {
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      s = dnl_error(DNL_ERR_IO, "%s: cannot map %lld bytes: %s", wf->path,
+                    (long long)st.st_size, strerror(errno));
+    } else {
+      wf->map = p;
+      wf->len = (size_t)st.st_size;
+    }
+  }
+  close(fd);
+  return s;
+}
+
+dnl_status weight_file_open(const char *path, weight_file *wf) {
+  memset(wf, 0, sizeof *wf);
+  wf->path = strdup(path);
+  if (!wf->path)
+    return dnl_error(DNL_ERR_NOMEM, "path %s", path);
+  dnl_status s = map_file(wf);
+  if (s == DNL_OK) {
+    if (zip_sniff(wf->map, wf->len))
+      s = pth_read_zip(wf);
+    else if (pth_sniff_legacy(wf->map, wf->len))
+      s = pth_read_legacy(wf);
+    else if (safetensors_sniff(wf->map, wf->len))
+      s = safetensors_read(wf);
+    else
+      s = dnl_error(DNL_ERR_FORMAT,
+                    "%s: not a PyTorch checkpoint (zip or legacy torch.save format) nor a "
+                    "safetensors file",
+                    path);
+  }
+  if (s != DNL_OK)
+    weight_file_close(wf);
+  return s;
+}
+
+void weight_file_close(weight_file *wf) {
+  if (wf->map)
+    munmap((void *)wf->map, wf->len);
+  wtensor_list_free(&wf->tensors);
+  free(wf->path);
+  memset(wf, 0, sizeof *wf);
+}
