@@ -11,27 +11,66 @@
 
 #define MARKER_GUARD 2 /* px between a marker and its region's border */
 #define SYNTH_MAX_REGIONS 8
+#define SYNTH_MAX_IDENTITIES 6
+#define DISC_GUARD 2 /* px between a disc and anything else */
 
 synth_config synth_defaults(void) {
   return (synth_config){
-      .cue = SYNTH_CUE_GLOBAL, .n_train = 400, .n_val = 100, .size = 128,
-      .noise_sigma = 0.08, .min_objects = 4, .max_objects = 7, .min_axis = 9,
-      .max_axis = 17, .stripe = 16, .distance = 42, .min_regions = 3, .max_regions = 5,
+      .cue = SYNTH_CUE_GLOBAL,
+      .n_train = 400,
+      .n_val = 100,
+      .size = 128,
+      .noise_sigma = 0.08,
+      .min_objects = 4,
+      .max_objects = 7,
+      .min_axis = 9,
+      .max_axis = 17,
+      .stripe = 16,
+      .distance = 42,
+      .min_regions = 3,
+      .max_regions = 5,
       .marker = 8,
+      .min_identities = 2,
+      .max_identities = 3,
+      .min_radius = 7,
+      .max_radius = 10,
+      .match_distance = 60,
+      .match_marker = 6,
   };
 }
+
+static const char *const cue_names[] = {"global", "region", "match", "both"};
+
+dnl_status synth_cue_parse(const char *name, synth_cue *out) {
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, cue_names[i])) {
+      *out = (synth_cue)i;
+      return DNL_OK;
+    }
+  return dnl_error(DNL_ERR_ARG, "synth: cue '%s' (expected global, region, match or both)", name);
+}
+
+const char *synth_cue_name(synth_cue cue) {
+  return cue >= SYNTH_CUE_GLOBAL && cue <= SYNTH_CUE_BOTH ? cue_names[cue] : "?";
+}
+
+static bool has_stripe(synth_cue cue) { return cue == SYNTH_CUE_GLOBAL || cue == SYNTH_CUE_BOTH; }
+static bool has_match(synth_cue cue) { return cue == SYNTH_CUE_MATCH || cue == SYNTH_CUE_BOTH; }
 
 static double scaled(const synth_config *c, double px) { return px * c->size / 128.0; }
 static int stripe_px(const synth_config *c) { return (int)lround(scaled(c, c->stripe)); }
 static int distance_px(const synth_config *c) { return (int)ceil(scaled(c, c->distance)); }
 static int marker_px(const synth_config *c) { return (int)lround(scaled(c, c->marker)); }
+static int match_marker_px(const synth_config *c) {
+  return (int)lround(scaled(c, c->match_marker));
+}
 /* Voronoi seeds this far apart: each region holds a disk of half of it. */
 static double seed_spacing(const synth_config *c) { return c->size / 4.0; }
 /* Seeds this far from the border keep a marker centred on them inside. */
 static int seed_margin(const synth_config *c) { return marker_px(c) / 2 + MARKER_GUARD + 1; }
 
 dnl_status synth_check(const synth_config *c) {
-  if (c->cue != SYNTH_CUE_GLOBAL && c->cue != SYNTH_CUE_REGION)
+  if (c->cue < SYNTH_CUE_GLOBAL || c->cue > SYNTH_CUE_BOTH)
     return dnl_error(DNL_ERR_ARG, "synth: unknown cue mode %d", (int)c->cue);
   if (c->size < 32 || c->size > 4096)
     return dnl_error(DNL_ERR_ARG, "synth: size %d not in 32..4096", c->size);
@@ -39,7 +78,24 @@ dnl_status synth_check(const synth_config *c) {
     return dnl_error(DNL_ERR_ARG, "synth: %d train + %d val images", c->n_train, c->n_val);
   if (!(c->noise_sigma >= 0))
     return dnl_error(DNL_ERR_ARG, "synth: noise_sigma %g is negative", c->noise_sigma);
-  if (c->cue == SYNTH_CUE_GLOBAL) {
+  if (has_match(c->cue)) {
+    if (c->min_identities < 1 || c->max_identities < c->min_identities ||
+        c->max_identities > SYNTH_MAX_IDENTITIES)
+      return dnl_error(DNL_ERR_ARG, "synth: identities %d..%d (expected 1 <= min <= max <= %d)",
+                       c->min_identities, c->max_identities, SYNTH_MAX_IDENTITIES);
+    if (!(c->min_radius >= 2 && c->max_radius >= c->min_radius))
+      return dnl_error(DNL_ERR_ARG, "synth: disc radius %g..%g", c->min_radius, c->max_radius);
+    if (match_marker_px(c) < 1 || match_marker_px(c) > scaled(c, c->min_radius))
+      return dnl_error(DNL_ERR_ARG, "synth: match marker %g px does not fit discs of radius %g",
+                       c->match_marker, c->min_radius);
+    if (!(c->match_distance >= 2 * c->max_radius) ||
+        c->match_distance + 2 * c->max_radius > 128.0 * M_SQRT2)
+      return dnl_error(DNL_ERR_ARG,
+                       "synth: match distance %g px (expected at least a disc diameter, and "
+                       "two discs that far apart must fit the image)",
+                       c->match_distance);
+  }
+  if (has_stripe(c->cue)) {
     if (c->min_objects < 1 || c->max_objects < c->min_objects)
       return dnl_error(DNL_ERR_ARG, "synth: objects %d..%d", c->min_objects, c->max_objects);
     if (!(c->min_axis >= 1 && c->max_axis >= c->min_axis))
@@ -52,9 +108,8 @@ dnl_status synth_check(const synth_config *c) {
                        "synth: no room for objects: %g px beyond the stripe and its distance, "
                        "ellipses up to %g px wide",
                        room, 2 * scaled(c, c->max_axis));
-  } else {
-    if (c->min_regions < 2 || c->max_regions < c->min_regions ||
-        c->max_regions > SYNTH_MAX_REGIONS)
+  } else if (c->cue == SYNTH_CUE_REGION) {
+    if (c->min_regions < 2 || c->max_regions < c->min_regions || c->max_regions > SYNTH_MAX_REGIONS)
       return dnl_error(DNL_ERR_ARG, "synth: regions %d..%d (expected 2 <= min <= max <= %d)",
                        c->min_regions, c->max_regions, SYNTH_MAX_REGIONS);
     int m = marker_px(c);
@@ -67,7 +122,9 @@ dnl_status synth_check(const synth_config *c) {
 
 const uint8_t *synth_palette(void) {
   static uint8_t pal[256 * 3];
-  static const uint8_t classes[4][3] = {{0, 0, 0}, {220, 30, 30}, {30, 180, 30}, {40, 70, 230}};
+  static const uint8_t classes[SYNTH_CLASSES][3] = {
+      {0, 0, 0},       {220, 30, 30},   {30, 180, 30},  {40, 70, 230},
+      {250, 150, 150}, {150, 230, 150}, {150, 170, 250}};
   for (int v = 0; v < 256; v++) {
     uint8_t g = v == DATASET_IGNORE ? 255 : 128;
     pal[3 * v] = pal[3 * v + 1] = pal[3 * v + 2] = g;
@@ -87,26 +144,35 @@ static uint8_t grey_byte(double v) {
   return (uint8_t)lround(v * 255.0);
 }
 
-/* Grey level + noise on every pixel whose label is not ignore. */
-static void paint_grey(const synth_config *c, rng *r, const float *level, image *img,
-                       const image *label) {
+/* level: RGB levels in 0..1 per pixel, NaN where a cue was painted. Adds the
+ * same noise value to the three channels of every other pixel. */
+static void paint_levels(const synth_config *c, rng *r, const float *level, image *img) {
   size_t n = (size_t)c->size * c->size;
   for (size_t i = 0; i < n; i++) {
-    if (label->data[i] == DATASET_IGNORE)
+    if (isnan(level[3 * i]))
       continue;
-    uint8_t g = grey_byte(level[i] + c->noise_sigma * rng_normal(r));
-    img->data[3 * i] = img->data[3 * i + 1] = img->data[3 * i + 2] = g;
+    double noise = c->noise_sigma * rng_normal(r);
+    for (int k = 0; k < 3; k++)
+      img->data[3 * i + k] = grey_byte(level[3 * i + k] + noise);
   }
 }
 
-static void paint_cue(image *img, image *label, int x0, int y0, int x1, int y1, int cls) {
+static void set_grey(float *level, size_t i, float grey) {
+  level[3 * i] = level[3 * i + 1] = level[3 * i + 2] = grey;
+}
+
+/* A pure-colour square of colour cls (1..3) over [x0, x1) x [y0, y1), labelled
+ * `label_value` (ignore for the far cue, the disc's class for a marker). */
+static void paint_cue(image *img, image *label, float *level, int x0, int y0, int x1, int y1,
+                      int cls, uint8_t label_value) {
   uint8_t rgb[3];
   cue_color(cls, rgb);
   for (int y = y0; y < y1; y++)
     for (int x = x0; x < x1; x++) {
       size_t i = (size_t)y * img->w + x;
       memcpy(img->data + 3 * i, rgb, 3);
-      label->data[i] = DATASET_IGNORE;
+      label->data[i] = label_value;
+      set_grey(level, i, NAN);
     }
 }
 
@@ -132,14 +198,14 @@ static void draw_ellipse(const synth_config *c, rng *r, box free, int cls, float
       double u = (dx * ct + dy * st) / a, v = (-dx * st + dy * ct) / b;
       if (u * u + v * v <= 1) {
         size_t i = (size_t)y * c->size + x;
-        level[i] = grey;
+        set_grey(level, i, grey);
         label->data[i] = (uint8_t)cls;
       }
     }
 }
 
-static void render_global(const synth_config *c, rng *r, float *level, image *img,
-                          image *label) {
+/* Ellipses and the stripe (its label and colour); the caller paints levels. */
+static void render_global(const synth_config *c, rng *r, float *level, image *img, image *label) {
   int s = c->size, sw = stripe_px(c), far = sw + distance_px(c);
   int side = (int)rng_int(r, 0, 3); /* left, right, top, bottom */
   int cls = (int)rng_int(r, 1, 3);
@@ -149,8 +215,90 @@ static void render_global(const synth_config *c, rng *r, float *level, image *im
   for (int k = 0; k < n; k++)
     draw_ellipse(c, r, free[side], cls, level, label);
   box st = stripe[side];
-  paint_cue(img, label, st.x0, st.y0, st.x1, st.y1, cls);
-  paint_grey(c, r, level, img, label);
+  paint_cue(img, label, level, st.x0, st.y0, st.x1, st.y1, cls, DATASET_IGNORE);
+}
+
+/* ---- match cue: tinted discs, one marker per identity ---- */
+
+/* Tints of the identities: neither grey nor a pure marker colour. */
+static const float tints[SYNTH_MAX_IDENTITIES][3] = {{0.80f, 0.55f, 0.30f}, {0.30f, 0.55f, 0.80f},
+                                                     {0.55f, 0.80f, 0.30f}, {0.80f, 0.30f, 0.60f},
+                                                     {0.30f, 0.80f, 0.70f}, {0.65f, 0.40f, 0.85f}};
+
+/* Whether a disc of radius rad at (x, y) and its guard lie inside the image
+ * on background only. */
+static bool disc_fits(const synth_config *c, const image *label, const float *level, double x,
+                      double y, double rad) {
+  double reach = rad + DISC_GUARD;
+  if (x - reach < 0 || y - reach < 0 || x + reach > c->size || y + reach > c->size)
+    return false;
+  for (int yy = (int)(y - reach); yy <= (int)(y + reach) && yy < c->size; yy++)
+    for (int xx = (int)(x - reach); xx <= (int)(x + reach) && xx < c->size; xx++) {
+      size_t i = (size_t)yy * c->size + xx;
+      if (hypot(xx + 0.5 - x, yy + 0.5 - y) <= reach &&
+          (label->data[i] != 0 || isnan(level[3 * i])))
+        return false;
+    }
+  return true;
+}
+
+static void fill_disc(const synth_config *c, image *label, float *level, double x, double y,
+                      double rad, const float tint[3], uint8_t cls) {
+  for (int yy = (int)(y - rad); yy <= (int)(y + rad) && yy < c->size; yy++)
+    for (int xx = (int)(x - rad); xx <= (int)(x + rad) && xx < c->size; xx++)
+      if (yy >= 0 && xx >= 0 && hypot(xx + 0.5 - x, yy + 0.5 - y) <= rad) {
+        size_t i = (size_t)yy * c->size + xx;
+        memcpy(level + 3 * i, tint, 3 * sizeof *tint);
+        label->data[i] = cls;
+      }
+}
+
+/* Two discs per identity, at least match_distance apart, on free background;
+ * the first carries the marker. Identities that find no room are left out
+ * (at least one always fits an empty image, see synth_check). */
+static dnl_status render_match(const synth_config *c, rng *r, float *level, image *img,
+                               image *label) {
+  int order[SYNTH_MAX_IDENTITIES];
+  for (int j = 0; j < SYNTH_MAX_IDENTITIES; j++)
+    order[j] = j;
+  for (int j = SYNTH_MAX_IDENTITIES - 1; j > 0; j--) {
+    int o = (int)rng_int(r, 0, j), t = order[j];
+    order[j] = order[o];
+    order[o] = t;
+  }
+  int want = (int)rng_int(r, c->min_identities, c->max_identities), placed = 0;
+  const double far = scaled(c, c->match_distance);
+  const int m = match_marker_px(c);
+  for (int id = 0; id < want; id++) {
+    double rad = scaled(c, rng_range(r, c->min_radius, c->max_radius));
+    int color = (int)rng_int(r, 1, 3);
+    uint8_t cls = (uint8_t)(SYNTH_MATCH_CLASS0 - 1 + color);
+    double x[2] = {0}, y[2] = {0};
+    int got = 0;
+    for (int tries = 0; got < 2 && tries < 4000; tries++) {
+      if (got == 1 && tries % 400 == 0)
+        got = 0; /* the first disc may leave no room for its partner: move it */
+      double px = rng_range(r, rad, c->size - rad), py = rng_range(r, rad, c->size - rad);
+      if ((got == 0 || hypot(px - x[0], py - y[0]) >= far) &&
+          disc_fits(c, label, level, px, py, rad)) {
+        x[got] = px;
+        y[got] = py;
+        got++;
+      }
+    }
+    if (got < 2)
+      continue;
+    const float *tint = tints[order[id]];
+    for (int k = 0; k < 2; k++)
+      fill_disc(c, label, level, x[k], y[k], rad, tint, cls);
+    int mx = (int)lround(x[0] - m / 2.0), my = (int)lround(y[0] - m / 2.0);
+    paint_cue(img, label, level, mx, my, mx + m, my + m, color, cls);
+    placed++;
+  }
+  if (placed == 0)
+    return dnl_error(DNL_ERR_INTERNAL, "synth: no room for two discs %g px apart in %d px", far,
+                     c->size);
+  return DNL_OK;
 }
 
 /* ---- region cue: Voronoi regions with a marker each ---- */
@@ -237,7 +385,7 @@ static dnl_status render_region(const synth_config *c, rng *r, float *level, uin
       }
       size_t i = (size_t)y * c->size + x;
       owner[i] = (uint8_t)best;
-      level[i] = grey[best];
+      set_grey(level, i, grey[best]);
       label->data[i] = (uint8_t)cls[best];
     }
   int m = marker_px(c);
@@ -245,9 +393,8 @@ static dnl_status render_region(const synth_config *c, rng *r, float *level, uin
     int mx, my;
     if (!place_marker(c, r, owner, j, &mx, &my))
       return dnl_error(DNL_ERR_INTERNAL, "synth: no room for the marker of region %d", j);
-    paint_cue(img, label, mx, my, mx + m, my + m, cls[j]);
+    paint_cue(img, label, level, mx, my, mx + m, my + m, cls[j], DATASET_IGNORE);
   }
-  paint_grey(c, r, level, img, label);
   return DNL_OK;
 }
 
@@ -257,7 +404,7 @@ dnl_status synth_render(const synth_config *c, synth_split split, int index, ima
   int s = c->size;
   DNL_TRY(image_reserve(img, s, s, 3));
   DNL_TRY(image_reserve(label, s, s, 1));
-  float *level = malloc((size_t)s * s * sizeof *level);
+  float *level = malloc((size_t)3 * s * s * sizeof *level);
   uint8_t *owner = malloc((size_t)s * s);
   if (!level || !owner) {
     free(level);
@@ -265,15 +412,19 @@ dnl_status synth_render(const synth_config *c, synth_split split, int index, ima
     return dnl_error(DNL_ERR_NOMEM, "synth: out of memory for a %d px image", s);
   }
   for (size_t i = 0; i < (size_t)s * s; i++)
-    level[i] = 0.5f;
+    set_grey(level, i, 0.5f);
   memset(label->data, 0, (size_t)s * s);
   rng r;
   rng_seed3(&r, c->seed, (uint64_t)split, (uint64_t)index);
   dnl_status st = DNL_OK;
-  if (c->cue == SYNTH_CUE_GLOBAL)
+  if (has_stripe(c->cue))
     render_global(c, &r, level, img, label);
-  else
+  if (has_match(c->cue))
+    st = render_match(c, &r, level, img, label);
+  if (c->cue == SYNTH_CUE_REGION)
     st = render_region(c, &r, level, owner, img, label);
+  if (st == DNL_OK)
+    paint_levels(c, &r, level, img);
   free(level);
   free(owner);
   return st;
@@ -291,12 +442,16 @@ static dnl_status write_settings(const synth_config *c, const char *out_dir) {
     fprintf(f,
             "synthetic dataset (data/synth.c, docs/synth.md)\nseed %llu\ncue %s\ntrain %d\n"
             "val %d\nsize %d\nnoise_sigma %g\n",
-            (unsigned long long)c->seed, c->cue == SYNTH_CUE_GLOBAL ? "global" : "region",
-            c->n_train, c->n_val, c->size, c->noise_sigma);
-    if (c->cue == SYNTH_CUE_GLOBAL)
+            (unsigned long long)c->seed, synth_cue_name(c->cue), c->n_train, c->n_val, c->size,
+            c->noise_sigma);
+    if (has_stripe(c->cue))
       fprintf(f, "objects %d..%d\nsemi_axes %g..%g\nstripe %g\ndistance %g\n", c->min_objects,
               c->max_objects, c->min_axis, c->max_axis, c->stripe, c->distance);
-    else
+    if (has_match(c->cue))
+      fprintf(f, "identities %d..%d\nradius %g..%g\nmatch_distance %g\nmatch_marker %g\n",
+              c->min_identities, c->max_identities, c->min_radius, c->max_radius, c->match_distance,
+              c->match_marker);
+    if (c->cue == SYNTH_CUE_REGION)
       fprintf(f, "regions %d..%d\nmarker %g\n", c->min_regions, c->max_regions, c->marker);
     if (fclose(f) != 0)
       st = dnl_error(DNL_ERR_IO, "%s: write failed", path);
@@ -326,8 +481,10 @@ static dnl_status make_split_dirs(const char *out_dir, const char *split, char *
     DNL_TRY(fs_mkdirs(dirs[i]));
     DNL_TRY(count_files(dirs[i], &n));
     if (n > 0)
-      return dnl_error(DNL_ERR_IO, "synth: %s already holds %d files; remove them or choose "
-                       "another output directory", dirs[i], n);
+      return dnl_error(DNL_ERR_IO,
+                       "synth: %s already holds %d files; remove them or choose "
+                       "another output directory",
+                       dirs[i], n);
   }
   return DNL_OK;
 }

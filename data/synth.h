@@ -2,14 +2,22 @@
  * can only be read from a cue far away in the image, so that long-range context
  * matters (design and reasons: docs/synth.md).
  *
- * Classes: 0 background, 1 / 2 / 3 = the cue is red / green / blue; the cue's
- * own pixels are ignore (255). Two cue modes:
+ * Classes: 0 background, 1 / 2 / 3 = the far cue is red / green / blue (the
+ * cue's own pixels are ignore, 255), 4 / 5 / 6 = the matched marker is red /
+ * green / blue. Four cue modes:
  *  - SYNTH_CUE_GLOBAL ("far cue stripe", SYNTH.md): grey noisy background,
  *    grey ellipses, a stripe of pure R, G or B along one random side; every
  *    ellipse takes the stripe's class and lies at least size/3 px from it.
  *  - SYNTH_CUE_REGION: the image is cut into a few large Voronoi regions of
  *    different grey levels with the same noise; each region's class is set by
  *    a small pure-colour square marker inside it. No background pixels.
+ *  - SYNTH_CUE_MATCH ("match by appearance"): a few identities, each a tint
+ *    shared by 2 discs placed far apart; one disc of each identity carries a
+ *    pure-colour marker that gives the class (4..6) of all its discs. A disc
+ *    without a marker is classified only by attending to the disc that looks
+ *    like it, beyond a convolution's reach.
+ *  - SYNTH_CUE_BOTH: the global stripe with its ellipses and the matched discs
+ *    in one image, so each term of the block has something to learn.
  * Sample i of split s is drawn from rng_seed3(seed, s, i): the same seed gives
  * the same files. */
 #ifndef DNL_DATA_SYNTH_H
@@ -20,7 +28,10 @@
 #include "data/image.h"
 #include "lib/core/status.h"
 
-typedef enum { SYNTH_CUE_GLOBAL, SYNTH_CUE_REGION } synth_cue;
+typedef enum { SYNTH_CUE_GLOBAL, SYNTH_CUE_REGION, SYNTH_CUE_MATCH, SYNTH_CUE_BOTH } synth_cue;
+
+#define SYNTH_CLASSES 7      /* background, 3 far-cue classes, 3 matched classes */
+#define SYNTH_MATCH_CLASS0 4 /* class of a disc whose marker is red */
 
 typedef enum { SYNTH_TRAIN = 0, SYNTH_VAL = 1 } synth_split;
 
@@ -38,9 +49,17 @@ typedef struct synth_config {
   /* region cue */
   int min_regions, max_regions; /* 3, 5 (at most 8; fewer when they do not fit) */
   double marker;                /* marker square side: 8 */
+  /* match cue (also in both) */
+  int min_identities, max_identities; /* 2, 3 */
+  double min_radius, max_radius;      /* disc radius: 7, 10 */
+  double match_distance;              /* least centre distance of two discs of an identity: 60 */
+  double match_marker;                /* marker square side: 6 */
 } synth_config;
 
 synth_config synth_defaults(void);
+/* "global", "region", "match", "both"; DNL_ERR_ARG naming the allowed ones. */
+dnl_status synth_cue_parse(const char *name, synth_cue *out);
+const char *synth_cue_name(synth_cue cue);
 /* Rejects settings the generator cannot honour, naming the field. */
 dnl_status synth_check(const synth_config *c);
 

@@ -91,12 +91,8 @@ static int data_synth(int argc, char **argv) {
       !parse_long("--val", opt(&o, "--val", "100"), 0, 10000000, &n_val) ||
       !parse_long("--size", opt(&o, "--size", "128"), 32, 4096, &size))
     return 2;
-  if (!strcmp(cue, "global"))
-    c.cue = SYNTH_CUE_GLOBAL;
-  else if (!strcmp(cue, "region"))
-    c.cue = SYNTH_CUE_REGION;
-  else {
-    fprintf(stderr, "runner data synth: --cue '%s' (expected global or region)\n", cue);
+  if (synth_cue_parse(cue, &c.cue) != DNL_OK) {
+    fprintf(stderr, "runner data synth: --cue: %s\n", dnl_last_error());
     return 2;
   }
   c.seed = (uint64_t)seed;

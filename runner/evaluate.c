@@ -63,7 +63,12 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
     total = mine;
   float *logits = NULL;
   int32_t *pred = NULL;
+  uint8_t *label8 = NULL;
   size_t cap = 0;
+  /* the statistics need the block's maps of the image itself: one plain pass */
+  const bool plain = o->mode == INFER_SINGLE && !o->flip;
+  eval_stats es;
+  eval_stats_init(&es, &s->net, !strcmp(s->cfg.dataset, "synth"));
   dnl_status st = DNL_OK;
   for (long i = 0; i < total && st == DNL_OK; i++) {
     const loader_batch *b;
@@ -74,10 +79,12 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
     if (pixels > cap) {
       free(logits);
       free(pred);
+      free(label8);
       logits = malloc(pixels * k * sizeof *logits);
       pred = malloc(pixels * sizeof *pred);
+      label8 = malloc(pixels);
       cap = pixels;
-      if (!logits || !pred) {
+      if (!logits || !pred || !label8) {
         st = dnl_error(DNL_ERR_NOMEM, "eval: logits of a %dx%d image", b->h, b->w);
         break;
       }
@@ -87,6 +94,11 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
       break;
     logits_argmax(logits, k, pixels, pred);
     st = confusion_add(&out->conf, b->labels, pred, pixels, DATASET_IGNORE);
+    if (st == DNL_OK && plain) {
+      for (size_t p = 0; p < pixels; p++)
+        label8[p] = (uint8_t)b->labels[p];
+      st = eval_stats_add(&es, &s->net, &s->ctx, label8, b->h, b->w, i * world + rank);
+    }
     out->images++;
     if (show_progress)
       fprintf(stderr, "\r  eval %ld/%ld", i + 1, total);
@@ -95,7 +107,11 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
     fprintf(stderr, "\r\033[K");
   free(logits);
   free(pred);
+  free(label8);
   loader_destroy(ld);
+  if (st == DNL_OK)
+    st = eval_stats_finish(&es, d, &out->stats);
+  eval_stats_free(&es);
   if (st != DNL_OK)
     return dnl_error_context(st, "evaluation on %s/%s", s->cfg.root, s->cfg.val_split);
   DNL_TRY(sum_over_ranks(d, out));

@@ -5,6 +5,7 @@
 
 #include "lib/eval/metrics.h"
 #include "lib/store/results.h"
+#include "runner/eval_stats.h"
 #include "runner/infer.h"
 #include "runner/session.h"
 
@@ -13,6 +14,9 @@ typedef struct eval_result {
   double miou, pixel_acc;
   double *class_iou; /* [classes] */
   long images;
+  /* the block's attention statistics over the set (runner/eval_stats.h); NaN
+   * unless the evaluation is a plain single-scale pass without flip */
+  eval_stats_means stats;
 } eval_result;
 
 /* infer_opts from the config's eval section. */

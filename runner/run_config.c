@@ -12,7 +12,7 @@ static const char *const whitenings[] = {"none", "in", "ln", NULL};
 static const char *const norms[] = {"none", "bn", "in", "ln", NULL};
 static const char *const datasets[] = {"synth", "cityscapes", "ade20k", "pascal_context",
                                        "pascal_context60", NULL};
-static const char *const cues[] = {"global", "region", NULL};
+static const char *const cues[] = {"global", "region", "match", "both", NULL};
 static const char *const eval_modes[] = {"single", "multiscale", "sliding", NULL};
 
 static const cfg_key keys[] = {
@@ -60,7 +60,7 @@ static const cfg_key keys[] = {
     {"data.flip", CFG_BOOL, NO_RANGE, NULL, "random horizontal flip (default true)"},
     {"data.base_size", CFG_INT, 0, 8192, NULL, "short side before augmentation (ADE20K/Pascal: 520; 0 off)"},
     {"data.synth", CFG_GROUP, NO_RANGE, NULL, "synthetic dataset generation"},
-    {"data.synth.cue", CFG_STRING, NO_RANGE, cues, "global (far stripe) or region (marker) cue"},
+    {"data.synth.cue", CFG_STRING, NO_RANGE, cues, "global (far stripe), region (marker), match (tinted discs), both (global + match)"},
     {"data.synth.train", CFG_INT, 1, 1000000, NULL, "training images (default 400)"},
     {"data.synth.val", CFG_INT, 1, 1000000, NULL, "validation images (default 100)"},
     {"data.synth.size", CFG_INT, 32, 4096, NULL, "image side in pixels (default 128)"},

@@ -109,7 +109,7 @@ dnl_status session_ensure_synth(const run_config *cfg) {
     return DNL_OK;
   synth_config sc = synth_defaults();
   sc.seed = 0; /* the dataset is the same for every run seed */
-  sc.cue = strcmp(cfg->synth_cue, "region") ? SYNTH_CUE_GLOBAL : SYNTH_CUE_REGION;
+  DNL_TRY(synth_cue_parse(cfg->synth_cue, &sc.cue));
   sc.n_train = cfg->synth_train;
   sc.n_val = cfg->synth_val;
   sc.size = cfg->synth_size;

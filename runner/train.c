@@ -197,10 +197,12 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
   results_eval_row row = {.iter = iter, .miou = er.miou, .pixel_acc = er.pixel_acc,
                           .class_iou = iou, .confusion = er.conf.counts};
   dnl_status st = rf ? results_append_eval(rf, &row) : DNL_OK;
-  if (report)
-    fprintf(stderr, "%s  eval at %ld: mIoU %.2f%%  pixel acc %.2f%%  (%ld images)\n",
-            tty ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc,
-            er.images);
+  if (report) {
+    char terms[200];
+    eval_stats_format(&er.stats, terms, sizeof terms);
+    fprintf(stderr, "%s  eval at %ld: mIoU %.2f%%  pixel acc %.2f%%  (%ld images)%s\n",
+            tty ? "\r\033[K" : "", iter, 100 * er.miou, 100 * er.pixel_acc, er.images, terms);
+  }
   free(iou);
   eval_result_free(&er);
   return st;

@@ -29,8 +29,8 @@ Test(data_synth, same_seed_same_files_other_seed_other_files) {
   tdata_path(b, sizeof b, dir, "b");
   TRY_OK(synth_generate(&c, a));
   TRY_OK(synth_generate(&c, b));
-  const char *files[] = {"train/image/000000.png", "train/label/000002.png",
-                         "val/image/000001.png", "val/label/000001.png", "synth.txt"};
+  const char *files[] = {"train/image/000000.png", "train/label/000002.png", "val/image/000001.png",
+                         "val/label/000001.png", "synth.txt"};
   for (int i = 0; i < 5; i++) {
     snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
     snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
@@ -176,4 +176,116 @@ Test(data_synth, bad_settings_are_rejected) {
   c = synth_defaults();
   c.n_train = c.n_val = 0;
   cr_assert(synth_check(&c) == DNL_ERR_ARG);
+}
+
+/* Connected components (4-neighbours) of one label value; comp[p] = id + 1. */
+static int components(const uint8_t *lab, int s, int value, int *comp) {
+  int n = 0, *stack = malloc((size_t)s * s * sizeof *stack);
+  memset(comp, 0, (size_t)s * s * sizeof *comp);
+  for (int p = 0; p < s * s; p++) {
+    if (lab[p] != value || comp[p])
+      continue;
+    int top = 0;
+    stack[top++] = p;
+    comp[p] = ++n;
+    while (top) {
+      int q = stack[--top], x = q % s, y = q / s;
+      int nb[4] = {x ? q - 1 : -1, x < s - 1 ? q + 1 : -1, y ? q - s : -1, y < s - 1 ? q + s : -1};
+      for (int k = 0; k < 4; k++)
+        if (nb[k] >= 0 && lab[nb[k]] == value && !comp[nb[k]]) {
+          comp[nb[k]] = n;
+          stack[top++] = nb[k];
+        }
+    }
+  }
+  free(stack);
+  return n;
+}
+
+Test(data_synth, match_cue_discs_come_in_far_pairs_and_one_marker_gives_the_class) {
+  synth_config c = synth_defaults();
+  c.cue = SYNTH_CUE_MATCH;
+  image img = {0}, lab = {0};
+  const int s = 128;
+  int *comp = malloc((size_t)s * s * sizeof *comp);
+  for (int i = 0; i < 30; i++) {
+    TRY_OK(synth_render(&c, SYNTH_TRAIN, i, &img, &lab));
+    int discs = 0, with_marker = 0;
+    for (int v = SYNTH_MATCH_CLASS0; v < SYNTH_CLASSES; v++) {
+      int n = components(lab.data, s, v, comp);
+      for (int d = 1; d <= n; d++) {
+        /* a disc: one tint (the same RGB up to noise) unless a pure marker of its class */
+        long cnt = 0, markers = 0;
+        double cx = 0, cy = 0;
+        for (int p = 0; p < s * s; p++) {
+          if (comp[p] != d)
+            continue;
+          cnt++, cx += p % s, cy += p / s;
+          const uint8_t *rgb = img.data + 3 * p;
+          if (pure(rgb, v - SYNTH_MATCH_CLASS0 + 1))
+            markers++;
+          else
+            cr_assert(!(rgb[0] == rgb[1] && rgb[1] == rgb[2]), "a disc pixel is grey");
+        }
+        cr_assert(cnt > 100, "disc of %ld px", cnt);
+        cr_assert(markers == 0 || markers == 36, "marker of %ld px (expected 6 x 6)", markers);
+        with_marker += markers > 0;
+        discs++;
+      }
+    }
+    cr_assert(discs >= 4 && discs % 2 == 0, "image %d: %d discs (identities of 2 discs)", i, discs);
+    cr_assert_eq(with_marker, discs / 2, "image %d: one marker per identity", i);
+    for (int p = 0; p < s * s; p++)
+      cr_assert(lab.data[p] == 0 || lab.data[p] >= SYNTH_MATCH_CLASS0, "class %d", lab.data[p]);
+  }
+  free(comp);
+  image_free(&img);
+  image_free(&lab);
+}
+
+Test(data_synth, both_cues_in_one_image) {
+  synth_config c = synth_defaults();
+  c.cue = SYNTH_CUE_BOTH;
+  c.distance = 64;
+  image img = {0}, lab = {0};
+  const int s = 128;
+  for (int i = 0; i < 20; i++) {
+    TRY_OK(synth_render(&c, SYNTH_VAL, i, &img, &lab));
+    int n_ignore = 0, far_cue = 0, matched = 0;
+    for (int p = 0; p < s * s; p++) {
+      n_ignore += lab.data[p] == 255;
+      far_cue += lab.data[p] >= 1 && lab.data[p] <= 3;
+      matched += lab.data[p] >= SYNTH_MATCH_CLASS0 && lab.data[p] < SYNTH_CLASSES;
+    }
+    cr_assert_eq(n_ignore, 16 * s, "only the stripe is ignore");
+    cr_assert(far_cue > 0 && matched > 0, "image %d: %d stripe-cued, %d matched pixels", i, far_cue,
+              matched);
+  }
+  image_free(&img);
+  image_free(&lab);
+}
+
+Test(data_synth, cue_names_round_trip_and_bad_match_settings_are_rejected) {
+  for (int k = SYNTH_CUE_GLOBAL; k <= SYNTH_CUE_BOTH; k++) {
+    synth_cue cue;
+    TRY_OK(synth_cue_parse(synth_cue_name((synth_cue)k), &cue));
+    cr_assert_eq((int)cue, k);
+  }
+  synth_cue cue;
+  cr_assert(synth_cue_parse("stripe", &cue) == DNL_ERR_ARG);
+  cr_assert(strstr(dnl_last_error(), "expected global, region, match or both"), "%s",
+            dnl_last_error());
+  synth_config c = synth_defaults();
+  c.cue = SYNTH_CUE_MATCH;
+  TRY_OK(synth_check(&c));
+  c.max_identities = 9;
+  cr_assert(synth_check(&c) == DNL_ERR_ARG && strstr(dnl_last_error(), "identities"));
+  c = synth_defaults();
+  c.cue = SYNTH_CUE_BOTH;
+  c.match_marker = 30;
+  cr_assert(synth_check(&c) == DNL_ERR_ARG && strstr(dnl_last_error(), "marker"));
+  c = synth_defaults();
+  c.cue = SYNTH_CUE_MATCH;
+  c.match_distance = 170;
+  cr_assert(synth_check(&c) == DNL_ERR_ARG && strstr(dnl_last_error(), "distance"));
 }
