@@ -47,7 +47,7 @@ static void write_attention(results_file *rf, bool pairwise, bool unary) {
   float ubm[NA] = {0.4f, 0.5f}, bs[NA] = {0.2f, 0.25f};
   float psm[NA * NQ] = {0.6f, 0.7f, 0.5f, 0.9f}, srs[NA * NQ] = {0.3f, 0.3f, 0.4f, 0.4f};
   results_attention_stats st = {NA, NQ, unary ? ubm : NULL, unary ? bs : NULL,
-                                pairwise ? psm : NULL, pairwise ? srs : NULL};
+                                pairwise ? psm : NULL, pairwise ? srs : NULL, NULL, NULL};
   TRY_OK(results_write_attention(rf, &att, &st));
 }
 
@@ -76,7 +76,12 @@ static void make_run(const char *dir, const fake_run *f) {
     double miou = it == 100 ? f->final_miou : f->final_miou / 2;
     float iou[K] = {0.9f, (float)miou, NAN};
     int64_t conf[K * K] = {0};
-    results_eval_row row = {it, miou, 0.9, iou, conf};
+    results_eval_row row = results_eval_row_blank();
+    row.iter = it;
+    row.miou = miou;
+    row.pixel_acc = 0.9;
+    row.class_iou = iou;
+    row.confusion = conf;
     TRY_OK(results_append_eval(&rf, &row));
   }
   bool pairwise = strcmp(f->variant, "dnl") == 0 || strcmp(f->variant, "nl") == 0;

@@ -31,16 +31,47 @@ static results_info info_for(const char *run) {
 }
 
 static void append_train(results_file *rf, int64_t iter) {
-  results_train_row row = {iter, 2.0 / (double)iter, 1.5 / (double)iter, 0.5 / (double)iter,
-                           0.01 * (1.0 - (double)iter / 100.0), 0.25 * (double)iter};
+  results_train_row row = {iter,
+                           2.0 / (double)iter,
+                           1.5 / (double)iter,
+                           0.5 / (double)iter,
+                           0.01 * (1.0 - (double)iter / 100.0),
+                           0.25 * (double)iter};
   TRY_OK(results_append_train(rf, &row));
 }
+
+/* statistic i of the row at iter: iter + i / 10, except unary_entropy, NaN */
+static double stat_value(int64_t iter, int i) { return i == 4 ? NAN : (double)iter + i / 10.0; }
 
 static void append_eval(results_file *rf, int64_t iter) {
   float iou[K] = {0.9f, (float)iter / 200.0f, NAN};
   int64_t conf[K * K] = {100, 2, 0, 3, iter, 0, 0, 0, 0};
-  results_eval_row row = {iter, 0.5 + (double)iter / 1000.0, 0.95, iou, conf};
+  results_eval_row row = results_eval_row_blank();
+  row.iter = iter;
+  row.miou = 0.5 + (double)iter / 1000.0;
+  row.pixel_acc = 0.95;
+  row.class_iou = iou;
+  row.confusion = conf;
+  row.pair_region_ratio = stat_value(iter, 0);
+  row.pair_entropy = stat_value(iter, 1);
+  row.unary_cue_ratio = stat_value(iter, 2);
+  row.unary_boundary_ratio = stat_value(iter, 3);
+  row.unary_entropy = stat_value(iter, 4);
+  row.gamma = stat_value(iter, 5);
+  row.pair_contrib = stat_value(iter, 6);
+  row.unary_contrib = stat_value(iter, 7);
   TRY_OK(results_append_eval(rf, &row));
+}
+
+/* every statistic column of d's /eval row r holds what append_eval(iter) wrote */
+static void assert_stats(const results_data *d, size_t r, int64_t iter) {
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++) {
+    double got = results_eval_stat(&d->eval, i)[r], want = stat_value(iter, i);
+    if (isnan(want))
+      cr_assert(isnan(got), "%s row %zu: %g, expected NaN", results_eval_stat_names[i], r, got);
+    else
+      cr_assert_float_eq(got, want, 0.0, "%s row %zu", results_eval_stat_names[i], r);
+  }
 }
 
 /* 2 images of 16 x 12, 2 queries, 4 x 3 feature maps */
@@ -58,8 +89,8 @@ static void write_attention(results_file *rf, int64_t iter) {
     unary[i] = (float)(i % 12) / 66.0f;
   results_attention att = {iter, 2, 2, 16, 12, 4, 3, 4, image, label, queries, pair, unary};
   float ubm[2] = {0.3f, 0.4f}, bs[2] = {0.2f, 0.2f}, psm[4] = {0.5f, 0.6f, 0.7f, 0.8f},
-        srs[4] = {0.25f, 0.25f, 0.5f, 0.5f};
-  results_attention_stats st = {2, 2, ubm, bs, psm, srs};
+        srs[4] = {0.25f, 0.25f, 0.5f, 0.5f}, ucm[2] = {0.45f, 0.05f}, cs[2] = {0.1f, 0.12f};
+  results_attention_stats st = {2, 2, ubm, bs, psm, srs, ucm, cs};
   TRY_OK(results_write_attention(rf, &att, &st));
 }
 
@@ -107,6 +138,106 @@ Test(results, write_then_read_everything) {
   cr_assert_eq(d.attention.label[5], 255);
   cr_assert_float_eq(d.attention.pairwise[23], 23.0f / 24.0f, 0.0f);
   cr_assert_float_eq(d.attention.pairwise_same_region_mass[3], 0.8f, 0.0f);
+  cr_assert_float_eq(d.attention.unary_cue_mass[0], 0.45f, 0.0f);
+  cr_assert_float_eq(d.attention.cue_share[1], 0.12f, 0.0f);
+  assert_stats(&d, 0, 50);
+  assert_stats(&d, 1, 100);
+  results_data_free(&d);
+  tmpdir_remove(dir);
+}
+
+Test(results, attention_stats_pairs_are_left_out_when_null) {
+  char dir[64], path[128];
+  tmpdir_make(dir, sizeof dir, "results");
+  tmpdir_path(path, sizeof path, dir, "run.h5");
+  results_file rf;
+  results_info in = info_for("nl_s7");
+  TRY_OK(results_create(&rf, path, &in));
+  uint8_t image[16 * 12 * 3] = {0}, label[16 * 12] = {0};
+  int32_t queries[2] = {1, 2};
+  float pair[4 * 3] = {0}, psm[1] = {0.5f}, srs[1] = {0.25f}, cs[1] = {0.1f};
+  results_attention att = {10, 1, 1, 16, 12, 4, 3, 4, image, label, queries, pair, NULL};
+  /* cue_share without unary_cue_mass: the pair is incomplete and left out */
+  results_attention_stats st = {1, 1, NULL, NULL, psm, srs, NULL, cs};
+  TRY_OK(results_write_attention(&rf, &att, &st));
+  TRY_OK(results_close(&rf));
+  results_data d;
+  TRY_OK(results_read(path, &d));
+  cr_assert_not_null(d.attention.pairwise_same_region_mass);
+  cr_assert_null(d.attention.unary_boundary_mass);
+  cr_assert_null(d.attention.unary_cue_mass);
+  cr_assert_null(d.attention.cue_share);
+  results_data_free(&d);
+  tmpdir_remove(dir);
+}
+
+/* Removes the statistic columns from /eval, as a writer from before they existed left it. */
+static void strip_stat_columns(const char *path) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert(f >= 0);
+  hid_t g = H5Gopen2(f, "eval", H5P_DEFAULT);
+  cr_assert(g >= 0);
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++)
+    cr_assert(H5Ldelete(g, results_eval_stat_names[i], H5P_DEFAULT) >= 0);
+  H5Gclose(g);
+  H5Fclose(f);
+}
+
+Test(results, file_without_statistic_columns_reads_nan_and_resumes) {
+  char dir[64], path[128];
+  tmpdir_make(dir, sizeof dir, "results");
+  tmpdir_path(path, sizeof path, dir, "old.h5");
+  results_file rf;
+  results_info in = info_for("old");
+  TRY_OK(results_create(&rf, path, &in));
+  append_eval(&rf, 50);
+  append_eval(&rf, 100);
+  TRY_OK(results_close(&rf));
+  strip_stat_columns(path);
+
+  results_data d;
+  TRY_OK(results_read(path, &d));
+  cr_assert_eq(d.eval.n, 2, "an old file keeps its rows");
+  cr_assert_float_eq(d.eval.miou[1], 0.6, 0.0);
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++)
+    for (size_t r = 0; r < 2; r++)
+      cr_assert(isnan(results_eval_stat(&d.eval, i)[r]), "%s", results_eval_stat_names[i]);
+  results_data_free(&d);
+
+  /* resuming an old file: kept rows get NaN statistics, new rows their values */
+  TRY_OK(results_resume(&rf, path, 60));
+  append_eval(&rf, 70);
+  TRY_OK(results_close(&rf));
+  TRY_OK(results_read(path, &d));
+  cr_assert_eq(d.eval.n, 2);
+  cr_assert_eq(d.eval.iter[0], 50);
+  cr_assert(isnan(d.eval.gamma[0]) && isnan(d.eval.pair_region_ratio[0]));
+  assert_stats(&d, 1, 70);
+  results_data_free(&d);
+  tmpdir_remove(dir);
+}
+
+Test(results, resume_drops_statistics_with_their_rows) {
+  char dir[64], path[128];
+  tmpdir_make(dir, sizeof dir, "results");
+  tmpdir_path(path, sizeof path, dir, "run.h5");
+  results_file rf;
+  results_info in = info_for("r");
+  TRY_OK(results_create(&rf, path, &in));
+  append_eval(&rf, 50);
+  append_eval(&rf, 100);
+  append_eval(&rf, 150);
+  TRY_OK(results_close(&rf));
+  TRY_OK(results_resume(&rf, path, 100));
+  append_eval(&rf, 120);
+  TRY_OK(results_close(&rf));
+  results_data d;
+  TRY_OK(results_read(path, &d));
+  cr_assert_eq(d.eval.n, 3);
+  cr_assert_eq(d.eval.iter[2], 120);
+  assert_stats(&d, 0, 50);
+  assert_stats(&d, 1, 100);
+  assert_stats(&d, 2, 120);
   results_data_free(&d);
   tmpdir_remove(dir);
 }
@@ -175,7 +306,12 @@ Test(results, killed_writer_leaves_a_readable_running_file) {
     }
     float iou[K] = {0.1f, 0.2f, 0.3f};
     int64_t conf[K * K] = {0};
-    results_eval_row ev = {25, 0.2, 0.5, iou, conf};
+    results_eval_row ev = results_eval_row_blank();
+    ev.iter = 25;
+    ev.miou = 0.2;
+    ev.pixel_acc = 0.5;
+    ev.class_iou = iou;
+    ev.confusion = conf;
     if (results_append_eval(&rf, &ev) != DNL_OK)
       _exit(4);
     _exit(0); /* no close: the file is left as a SIGKILL would leave it */

@@ -1,14 +1,15 @@
 #include "lib/store/results.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lib/core/version.h"
 #include "lib/store/h5attr.h"
 #include "lib/store/h5dset.h"
 #include "lib/store/h5file.h"
-#include "lib/core/version.h"
 
 typedef enum { COL_I64, COL_F32, COL_F64 } column_kind;
 
@@ -19,18 +20,40 @@ typedef struct column {
 
 /* /train columns, in results_train_row order after iter */
 static const column train_columns[] = {
-    {"iter", COL_I64},      {"loss", COL_F32}, {"loss_main", COL_F32},
-    {"loss_aux", COL_F32},  {"lr", COL_F64},   {"seconds", COL_F64},
+    {"iter", COL_I64},     {"loss", COL_F32}, {"loss_main", COL_F32},
+    {"loss_aux", COL_F32}, {"lr", COL_F64},   {"seconds", COL_F64},
 };
 #define TRAIN_COLUMNS 6
 static const char *const eval_columns[] = {"iter", "miou", "pixel_acc", "class_iou", "confusion"};
 #define EVAL_COLUMNS 5
 
+const char *const results_eval_stat_names[RESULTS_EVAL_STATS] = {
+    "pair_region_ratio", "pair_entropy", "unary_cue_ratio", "unary_boundary_ratio",
+    "unary_entropy",     "gamma",        "pair_contrib",    "unary_contrib"};
+
+results_eval_row results_eval_row_blank(void) {
+  results_eval_row row = {.miou = NAN, .pixel_acc = NAN};
+  row.pair_region_ratio = row.pair_entropy = row.unary_cue_ratio = NAN;
+  row.unary_boundary_ratio = row.unary_entropy = row.gamma = NAN;
+  row.pair_contrib = row.unary_contrib = NAN;
+  return row;
+}
+
+void results_eval_row_stats(const results_eval_row *row, double out[RESULTS_EVAL_STATS]) {
+  const double v[RESULTS_EVAL_STATS] = {
+      row->pair_region_ratio, row->pair_entropy, row->unary_cue_ratio, row->unary_boundary_ratio,
+      row->unary_entropy,     row->gamma,        row->pair_contrib,    row->unary_contrib};
+  memcpy(out, v, sizeof v);
+}
+
 static hid_t file_type(column_kind k) {
   switch (k) {
-  case COL_I64: return H5T_STD_I64LE;
-  case COL_F32: return H5T_IEEE_F32LE;
-  case COL_F64: return H5T_IEEE_F64LE;
+  case COL_I64:
+    return H5T_STD_I64LE;
+  case COL_F32:
+    return H5T_IEEE_F32LE;
+  case COL_F64:
+    return H5T_IEEE_F64LE;
   }
   return H5T_IEEE_F64LE;
 }
@@ -64,7 +87,7 @@ static void discard(results_file *rf) {
 }
 
 static dnl_status write_root(hid_t f, const results_info *in) {
-  const char *label = in->label && in->label[0] ? in->label
+  const char *label = in->label && in->label[0]     ? in->label
                       : in->preset && in->preset[0] ? in->preset
                                                     : in->variant;
   char now[32];
@@ -115,11 +138,9 @@ static dnl_status write_classes(hid_t f, const results_info *in) {
 static dnl_status create_series(hid_t f, int k) {
   hid_t t = H5Gcreate2(f, "train", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   hid_t e = H5Gcreate2(f, "eval", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  dnl_status s = t < 0 || e < 0 ? dnl_error(DNL_ERR_IO, "cannot create /train and /eval")
-                                : DNL_OK;
+  dnl_status s = t < 0 || e < 0 ? dnl_error(DNL_ERR_IO, "cannot create /train and /eval") : DNL_OK;
   for (int i = 0; s == DNL_OK && i < TRAIN_COLUMNS; i++)
-    s = h5dset_series_create(t, train_columns[i].name, file_type(train_columns[i].kind), 0,
-                             NULL);
+    s = h5dset_series_create(t, train_columns[i].name, file_type(train_columns[i].kind), 0, NULL);
   size_t row_k[1] = {(size_t)k}, row_kk[2] = {(size_t)k, (size_t)k};
   if (s == DNL_OK)
     s = h5dset_series_create(e, "iter", H5T_STD_I64LE, 0, NULL);
@@ -131,6 +152,8 @@ static dnl_status create_series(hid_t f, int k) {
     s = h5dset_series_create(e, "class_iou", H5T_IEEE_F32LE, 1, row_k);
   if (s == DNL_OK)
     s = h5dset_series_create(e, "confusion", H5T_STD_I64LE, 2, row_kk);
+  for (int i = 0; s == DNL_OK && i < RESULTS_EVAL_STATS; i++)
+    s = h5dset_series_create(e, results_eval_stat_names[i], H5T_IEEE_F64LE, 0, NULL);
   if (t >= 0)
     H5Gclose(t);
   if (e >= 0)
@@ -193,12 +216,38 @@ static dnl_status cut_group(hid_t g, const char *const *names, int count, size_t
 static dnl_status column_value(hid_t g, const char *name, size_t row, double *out) {
   h5io_array col;
   DNL_TRY(h5dset_read(g, name, H5T_NATIVE_DOUBLE, &col));
-  dnl_status s = row < col.numel ? DNL_OK : dnl_error(DNL_ERR_FORMAT, "%s: row %zu missing",
-                                                       name, row);
+  dnl_status s =
+      row < col.numel ? DNL_OK : dnl_error(DNL_ERR_FORMAT, "%s: row %zu missing", name, row);
   if (s == DNL_OK)
     *out = ((const double *)col.data)[row];
   h5io_array_free(&col);
   return s;
+}
+
+/* Brings every statistic column of /eval to exactly `keep` rows: cut when longer, padded
+ * with NaN when shorter, created when absent (a file written before the statistics
+ * existed: its kept rows read NaN and the resumed run appends as usual). */
+static dnl_status fit_stat_columns(hid_t g, size_t keep) {
+  const double nan = NAN;
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++) {
+    const char *name = results_eval_stat_names[i];
+    size_t rows = 0;
+    if (h5dset_exists(g, name)) {
+      int nd = 0;
+      size_t dims[H5IO_MAX_DIMS];
+      DNL_TRY(h5dset_shape(g, name, &nd, dims));
+      if (nd != 1)
+        return dnl_error(DNL_ERR_FORMAT, "/eval/%s is not a column of numbers", name);
+      rows = dims[0];
+    } else {
+      DNL_TRY(h5dset_series_create(g, name, H5T_IEEE_F64LE, 0, NULL));
+    }
+    if (rows > keep)
+      DNL_TRY(h5dset_series_resize(g, name, keep));
+    for (; rows < keep; rows++)
+      DNL_TRY(h5dset_series_append(g, name, H5T_NATIVE_DOUBLE, &nan));
+  }
+  return DNL_OK;
 }
 
 static dnl_status drop_rows_after(results_file *rf, int64_t iteration) {
@@ -225,6 +274,8 @@ static dnl_status drop_rows_after(results_file *rf, int64_t iteration) {
   s = rows_to_keep(g, iteration, &keep, &last);
   if (s == DNL_OK)
     s = cut_group(g, eval_columns, EVAL_COLUMNS, keep);
+  if (s == DNL_OK)
+    s = fit_stat_columns(g, keep);
   H5Gclose(g);
   return s;
 }
@@ -256,8 +307,8 @@ static dnl_status drop_late_attention(results_file *rf, int64_t iteration) {
 static dnl_status check_format(results_file *rf) {
   char *format = NULL;
   int64_t version = 0;
-  bool ok = h5attr_read_str(rf->file, "format", &format) == DNL_OK &&
-            strcmp(format, RESULTS_FORMAT) == 0;
+  bool ok =
+      h5attr_read_str(rf->file, "format", &format) == DNL_OK && strcmp(format, RESULTS_FORMAT) == 0;
   free(format);
   if (!ok)
     return dnl_error(DNL_ERR_FORMAT, "%s: not a dnl result file", rf->path);
@@ -328,8 +379,7 @@ dnl_status results_append_train(results_file *rf, const results_train_row *row) 
 
 dnl_status results_append_eval(results_file *rf, const results_eval_row *row) {
   if (!row->class_iou || !row->confusion)
-    return dnl_error(DNL_ERR_ARG, "results %s: eval row without class_iou or confusion",
-                     rf->path);
+    return dnl_error(DNL_ERR_ARG, "results %s: eval row without class_iou or confusion", rf->path);
   hid_t g = open_group(rf, "eval");
   if (g < 0)
     return DNL_ERR_FORMAT;
@@ -342,6 +392,10 @@ dnl_status results_append_eval(results_file *rf, const results_eval_row *row) {
     s = h5dset_series_append(g, "class_iou", H5T_NATIVE_FLOAT, row->class_iou);
   if (s == DNL_OK)
     s = h5dset_series_append(g, "confusion", H5T_NATIVE_INT64, row->confusion);
+  double stats[RESULTS_EVAL_STATS];
+  results_eval_row_stats(row, stats);
+  for (int i = 0; s == DNL_OK && i < RESULTS_EVAL_STATS; i++)
+    s = h5dset_series_append(g, results_eval_stat_names[i], H5T_NATIVE_DOUBLE, &stats[i]);
   H5Gclose(g);
   DNL_TRY(s);
   return h5file_flush(rf->file, rf->path);
@@ -356,14 +410,12 @@ static dnl_status write_attention_group(hid_t g, const results_attention *at) {
   DNL_TRY(h5attr_write_i64(g, "feature_stride", at->feature_stride));
   DNL_TRY(h5dset_write(g, "image", H5T_STD_U8LE, H5T_NATIVE_UINT8, 4, image_dims, at->image));
   DNL_TRY(h5dset_write(g, "label", H5T_STD_U8LE, H5T_NATIVE_UINT8, 3, label_dims, at->label));
-  DNL_TRY(h5dset_write(g, "queries", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, query_dims,
-                       at->queries));
+  DNL_TRY(h5dset_write(g, "queries", H5T_STD_I32LE, H5T_NATIVE_INT32, 3, query_dims, at->queries));
   if (at->pairwise)
-    DNL_TRY(h5dset_write(g, "pairwise", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, pair_dims,
-                         at->pairwise));
+    DNL_TRY(
+        h5dset_write(g, "pairwise", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 4, pair_dims, at->pairwise));
   if (at->unary)
-    DNL_TRY(h5dset_write(g, "unary", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, unary_dims,
-                         at->unary));
+    DNL_TRY(h5dset_write(g, "unary", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, unary_dims, at->unary));
   return DNL_OK;
 }
 
@@ -381,6 +433,12 @@ static dnl_status write_stats_group(hid_t g, const results_attention_stats *st) 
     DNL_TRY(h5dset_write(g, "same_region_share", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, aq_dims,
                          st->same_region_share));
   }
+  if (st->unary_cue_mass && st->cue_share) {
+    DNL_TRY(h5dset_write(g, "unary_cue_mass", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, a_dims,
+                         st->unary_cue_mass));
+    DNL_TRY(
+        h5dset_write(g, "cue_share", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, a_dims, st->cue_share));
+  }
   return DNL_OK;
 }
 
@@ -388,16 +446,17 @@ dnl_status results_write_attention(results_file *rf, const results_attention *at
                                    const results_attention_stats *stats) {
   if (att->a < 1 || att->q < 0 || att->h < 1 || att->w < 1 || att->fh < 1 || att->fw < 1 ||
       !att->image || !att->label || (att->q && !att->queries))
-    return dnl_error(DNL_ERR_ARG, "results %s: attention of %d images %dx%d, %d queries, "
-                                  "features %dx%d, or missing arrays",
+    return dnl_error(DNL_ERR_ARG,
+                     "results %s: attention of %d images %dx%d, %d queries, "
+                     "features %dx%d, or missing arrays",
                      rf->path, att->a, att->h, att->w, att->q, att->fh, att->fw);
   if (stats && (stats->a != att->a || stats->q != att->q))
     return dnl_error(DNL_ERR_ARG, "results %s: attention stats of %d x %d, maps of %d x %d",
                      rf->path, stats->a, stats->q, att->a, att->q);
   DNL_TRY(drop_attention(rf));
   hid_t g = H5Gcreate2(rf->file, "attention", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  dnl_status s = g < 0 ? dnl_error(DNL_ERR_IO, "cannot create /attention")
-                       : write_attention_group(g, att);
+  dnl_status s =
+      g < 0 ? dnl_error(DNL_ERR_IO, "cannot create /attention") : write_attention_group(g, att);
   if (g >= 0)
     H5Gclose(g);
   if (s == DNL_OK && stats) {

@@ -39,7 +39,26 @@ typedef struct results_eval_row {
   double miou, pixel_acc;   /* fractions 0..1 */
   const float *class_iou;   /* [K], NaN for classes absent from ground truth and prediction */
   const int64_t *confusion; /* [K, K], rows ground truth, columns prediction */
+  /* The block's statistics over the validation set (docs/results.md, /eval); NaN when
+   * not applicable. A row made with an initialiser list gets 0 here, not NaN: start
+   * from results_eval_row_blank() and fill in what applies. */
+  double pair_region_ratio;           /* mean over queries of own-region mass / region share */
+  double pair_entropy;                /* mean normalised entropy H / log P of the pairwise rows */
+  double unary_cue_ratio;             /* unary mass on the cue pixels / their share */
+  double unary_boundary_ratio;        /* unary mass on region boundaries / their share */
+  double unary_entropy;               /* normalised entropy of the unary map */
+  double gamma;                       /* the block's gamma */
+  double pair_contrib, unary_contrib; /* ||term's output|| / ||block input|| (Frobenius) */
 } results_eval_row;
+
+/* The /eval statistic columns, in results_eval_row order (pair_region_ratio ... unary_contrib). */
+#define RESULTS_EVAL_STATS 8
+extern const char *const results_eval_stat_names[RESULTS_EVAL_STATS];
+
+/* A row with iter 0, miou and pixel_acc NaN, no arrays and every statistic NaN. */
+results_eval_row results_eval_row_blank(void);
+/* Copies the row's statistics into out, in results_eval_stat_names order. */
+void results_eval_row_stats(const results_eval_row *row, double out[RESULTS_EVAL_STATS]);
 
 /* Attention maps of A validation images with Q query points each. */
 typedef struct results_attention {
@@ -58,8 +77,9 @@ typedef struct results_attention {
 /* Per-image numbers behind the paper's claim; a NULL pair is left out. */
 typedef struct results_attention_stats {
   int a, q;
-  const float *unary_boundary_mass, *boundary_share;           /* [A] */
+  const float *unary_boundary_mass, *boundary_share;          /* [A] */
   const float *pairwise_same_region_mass, *same_region_share; /* [A, Q] */
+  const float *unary_cue_mass, *cue_share;                    /* [A] */
 } results_attention_stats;
 
 typedef struct results_file {

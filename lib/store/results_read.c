@@ -1,6 +1,7 @@
 #include "lib/store/results_read.h"
 
 #include <hdf5.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,8 @@ static dnl_status read_column(hid_t g, const char *name, hid_t mem_type, size_t 
     row *= a.shape[i];
   if (a.ndim < 1 || (expect_row && row != expect_row)) {
     h5io_array_free(&a);
-    return dnl_error(DNL_ERR_FORMAT, "column %s has rows of %zu values, expected %zu", name,
-                     row, expect_row);
+    return dnl_error(DNL_ERR_FORMAT, "column %s has rows of %zu values, expected %zu", name, row,
+                     expect_row);
   }
   *rows = a.shape[0];
   *data = a.data;
@@ -52,11 +53,51 @@ static dnl_status read_train(hid_t f, results_train_log *t) {
   return s;
 }
 
+double *results_eval_stat(const results_eval_log *e, int i) {
+  double *const cols[RESULTS_EVAL_STATS] = {
+      e->pair_region_ratio, e->pair_entropy, e->unary_cue_ratio, e->unary_boundary_ratio,
+      e->unary_entropy,     e->gamma,        e->pair_contrib,    e->unary_contrib};
+  return i >= 0 && i < RESULTS_EVAL_STATS ? cols[i] : NULL;
+}
+
+static double **eval_stat_slot(results_eval_log *e, int i) {
+  double **const slots[RESULTS_EVAL_STATS] = {
+      &e->pair_region_ratio, &e->pair_entropy, &e->unary_cue_ratio, &e->unary_boundary_ratio,
+      &e->unary_entropy,     &e->gamma,        &e->pair_contrib,    &e->unary_contrib};
+  return slots[i];
+}
+
+/* The statistic columns present in g; rows[i] = their lengths (SIZE_MAX when absent). */
+static dnl_status read_eval_stats(hid_t g, results_eval_log *e, size_t *rows) {
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++) {
+    rows[i] = SIZE_MAX;
+    if (h5dset_exists(g, results_eval_stat_names[i]))
+      DNL_TRY(read_column(g, results_eval_stat_names[i], H5T_NATIVE_DOUBLE, 1,
+                          (void **)eval_stat_slot(e, i), &rows[i]));
+  }
+  return DNL_OK;
+}
+
+/* Absent statistic columns become n NaN. */
+static dnl_status fill_absent_stats(results_eval_log *e) {
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++) {
+    double **slot = eval_stat_slot(e, i);
+    if (*slot)
+      continue;
+    *slot = malloc((e->n ? e->n : 1) * sizeof **slot);
+    if (!*slot)
+      return dnl_error(DNL_ERR_NOMEM, "/eval: %zu rows", e->n);
+    for (size_t r = 0; r < e->n; r++)
+      (*slot)[r] = NAN;
+  }
+  return DNL_OK;
+}
+
 static dnl_status read_eval(hid_t f, int k, results_eval_log *e) {
   hid_t g = H5Gopen2(f, "eval", H5P_DEFAULT);
   if (g < 0)
     return dnl_error(DNL_ERR_FORMAT, "no /eval group");
-  size_t rows[5] = {0}, kk = (size_t)k;
+  size_t rows[5 + RESULTS_EVAL_STATS] = {0}, kk = (size_t)k;
   dnl_status s = read_column(g, "iter", H5T_NATIVE_INT64, 1, (void **)&e->iter, &rows[0]);
   if (s == DNL_OK)
     s = read_column(g, "miou", H5T_NATIVE_DOUBLE, 1, (void **)&e->miou, &rows[1]);
@@ -65,11 +106,12 @@ static dnl_status read_eval(hid_t f, int k, results_eval_log *e) {
   if (s == DNL_OK)
     s = read_column(g, "class_iou", H5T_NATIVE_FLOAT, kk, (void **)&e->class_iou, &rows[3]);
   if (s == DNL_OK)
-    s = read_column(g, "confusion", H5T_NATIVE_INT64, kk * kk, (void **)&e->confusion,
-                    &rows[4]);
+    s = read_column(g, "confusion", H5T_NATIVE_INT64, kk * kk, (void **)&e->confusion, &rows[4]);
+  if (s == DNL_OK)
+    s = read_eval_stats(g, e, rows + 5);
   H5Gclose(g);
-  e->n = s == DNL_OK ? min_rows(rows, 5) : 0;
-  return s;
+  e->n = s == DNL_OK ? min_rows(rows, 5 + RESULTS_EVAL_STATS) : 0;
+  return s == DNL_OK ? fill_absent_stats(e) : s;
 }
 
 /* Reads name into *data checking that its shape is exactly dims. */
@@ -133,12 +175,14 @@ static dnl_status read_stats(hid_t f, results_attention_maps *m) {
     int ndim;
     const size_t *dims;
     float **dst;
-  } items[4] = {{"unary_boundary_mass", 1, a_dims, &m->unary_boundary_mass},
+  } items[6] = {{"unary_boundary_mass", 1, a_dims, &m->unary_boundary_mass},
                 {"boundary_share", 1, a_dims, &m->boundary_share},
                 {"pairwise_same_region_mass", 2, aq_dims, &m->pairwise_same_region_mass},
-                {"same_region_share", 2, aq_dims, &m->same_region_share}};
+                {"same_region_share", 2, aq_dims, &m->same_region_share},
+                {"unary_cue_mass", 1, a_dims, &m->unary_cue_mass},
+                {"cue_share", 1, a_dims, &m->cue_share}};
   dnl_status s = DNL_OK;
-  for (int i = 0; s == DNL_OK && i < 4; i++)
+  for (int i = 0; s == DNL_OK && i < 6; i++)
     if (h5dset_exists(g, items[i].name))
       s = read_shaped(g, items[i].name, H5T_NATIVE_FLOAT, items[i].ndim, items[i].dims,
                       (void **)items[i].dst);
@@ -185,11 +229,11 @@ static dnl_status read_root(hid_t f, results_data *d) {
   struct {
     const char *name;
     char **dst;
-  } strs[] = {{"run", &d->run},         {"sweep", &d->sweep},     {"variant", &d->variant},
-              {"preset", &d->preset},   {"label", &d->label},     {"dataset", &d->dataset},
-              {"config", &d->config},   {"version", &d->version}, {"backend", &d->backend},
-              {"device", &d->device},   {"start_time", &d->start_time},
-              {"end_time", &d->end_time}, {"status", &d->status}};
+  } strs[] = {{"run", &d->run},       {"sweep", &d->sweep},           {"variant", &d->variant},
+              {"preset", &d->preset}, {"label", &d->label},           {"dataset", &d->dataset},
+              {"config", &d->config}, {"version", &d->version},       {"backend", &d->backend},
+              {"device", &d->device}, {"start_time", &d->start_time}, {"end_time", &d->end_time},
+              {"status", &d->status}};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     DNL_TRY(h5attr_read_str(f, strs[i].name, strs[i].dst));
   DNL_TRY(h5attr_read_i64(f, "seed", &d->seed));
@@ -255,8 +299,8 @@ dnl_status results_read(const char *path, results_data *out) {
 }
 
 void results_data_free(results_data *d) {
-  char *strs[] = {d->path,   d->run,     d->sweep,   d->variant,    d->preset,
-                  d->label,  d->dataset, d->config,  d->version,    d->backend,
+  char *strs[] = {d->path,   d->run,        d->sweep,    d->variant, d->preset,
+                  d->label,  d->dataset,    d->config,   d->version, d->backend,
                   d->device, d->start_time, d->end_time, d->status};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
     free(strs[i]);
@@ -271,10 +315,20 @@ void results_data_free(results_data *d) {
   void *eval[] = {e->iter, e->miou, e->pixel_acc, e->class_iou, e->confusion};
   for (size_t i = 0; i < sizeof eval / sizeof eval[0]; i++)
     free(eval[i]);
+  for (int i = 0; i < RESULTS_EVAL_STATS; i++)
+    free(results_eval_stat(e, i));
   results_attention_maps *m = &d->attention;
-  void *maps[] = {m->image, m->label, m->queries, m->pairwise, m->unary,
-                  m->unary_boundary_mass, m->boundary_share, m->pairwise_same_region_mass,
-                  m->same_region_share};
+  void *maps[] = {m->image,
+                  m->label,
+                  m->queries,
+                  m->pairwise,
+                  m->unary,
+                  m->unary_boundary_mass,
+                  m->boundary_share,
+                  m->pairwise_same_region_mass,
+                  m->same_region_share,
+                  m->unary_cue_mass,
+                  m->cue_share};
   for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
     free(maps[i]);
   memset(d, 0, sizeof *d);
