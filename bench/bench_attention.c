@@ -113,7 +113,7 @@ static dnl_status bench_setup(bench_block *k, int size, bool fused) {
   DNL_TRY(block_lookup(cfg.variant, &k->ops));
   DNL_TRY(k->ops->create(&cfg, &k->ps, "head.block", &k->b));
   DNL_TRY(params_finalize(&k->ps, be));
-  DNL_TRY(params_init_values(&k->ps, &k->r));
+  DNL_TRY(params_init_values(&k->ps, 1));
   fill_random(k->ps.values, k->ps.total, &k->r, 0.05f);
   params_find(&k->ps, "head.block.gamma")->value->data[0] = 1.0f;
   const int shape[4] = {1, CHANNELS, size, size};

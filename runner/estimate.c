@@ -49,7 +49,7 @@ dnl_status run_estimate_cost(const run_config *cfg, int classes, run_estimate *o
   if (st == DNL_OK)
     st = params_finalize(&ps, cpu_backend());
   if (st == DNL_OK)
-    st = params_init_values(&ps, &r);
+    st = params_init_values(&ps, 1);
   if (st == DNL_OK)
     st = arena_init(&act, cpu_backend(), 0);
   if (st == DNL_OK) {

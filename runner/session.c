@@ -147,9 +147,7 @@ dnl_status session_build_net(session *s, int classes) {
   DNL_TRY(segnet_init(&s->net, &s->ps, &s->cfg.net));
   s->net_ready = true;
   DNL_TRY(params_finalize(&s->ps, s->be));
-  rng init;
-  rng_seed3(&init, (uint64_t)s->cfg.seed, 0x1417, 0);
-  return params_init_values(&s->ps, &init);
+  return params_init_values(&s->ps, (uint64_t)s->cfg.seed);
 }
 
 void session_close(session *s) {

@@ -111,7 +111,9 @@ Test(blocks, gradients_every_variant_and_option) {
     }
     blk_problem p = {&k, &x, &dx};
     gradcheck_problem gp = {&p, blk_fwd, blk_bwd};
-    gradcheck(grad_configs[c], &gp, vars, nv, (gradcheck_opts){.seed = c + 1});
+    /* eps 5e-3: at the default 1e-2 the truncation error of the central
+     * difference through out_norm = bn exceeds the tolerance on some draws */
+    gradcheck(grad_configs[c], &gp, vars, nv, (gradcheck_opts){.seed = c + 1, .eps = 5e-3});
     tensor_free(&x), tensor_free(&dx);
     blk_free(&k);
   }

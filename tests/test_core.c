@@ -184,9 +184,7 @@ Test(params, init_rules) {
     TRY_OK(params_add(&ps, "u", 1, big, PARAM_TRAINABLE,
                       (param_init){PARAM_INIT_UNIFORM, -0.2f, 0.3f}, &uni, &ug));
     TRY_OK(params_finalize(&ps, cpu_backend()));
-    rng r;
-    rng_seed(&r, 42);
-    TRY_OK(params_init_values(&ps, &r));
+    TRY_OK(params_init_values(&ps, 42));
     for (int i = 0; i < 7; i++)
       cr_assert_eq(c.data[i], 0.25f);
     double sn = 0, snn = 0, su = 0;
@@ -215,6 +213,35 @@ Test(params, init_rules) {
   }
 }
 
+/* Each parameter draws from its own stream keyed by (seed, name): its values do
+ * not depend on what else is registered, nor in which order. */
+Test(params, init_values_keyed_by_name) {
+  float a_vals[2][50], b_vals[2][50];
+  for (int run = 0; run < 2; run++) {
+    param_store ps;
+    params_init(&ps);
+    tensor v[3], g[3];
+    const param_init rule = {PARAM_INIT_NORMAL, 0.0f, 1.0f};
+    /* run 0: a, b; run 1: extra, b, a */
+    const char *order[2][3] = {{"a", "b", NULL}, {"extra", "b", "a"}};
+    for (int i = 0; i < 3 && order[run][i]; i++)
+      TRY_OK(params_add(&ps, order[run][i], 1, (const int[1]){50}, PARAM_TRAINABLE, rule, &v[i],
+                        &g[i]));
+    TRY_OK(params_finalize(&ps, cpu_backend()));
+    TRY_OK(params_init_values(&ps, 7));
+    memcpy(a_vals[run], params_find(&ps, "a")->value->data, sizeof a_vals[run]);
+    memcpy(b_vals[run], params_find(&ps, "b")->value->data, sizeof b_vals[run]);
+    if (run == 0) { /* another seed gives other values */
+      TRY_OK(params_init_values(&ps, 8));
+      cr_assert(memcmp(a_vals[0], params_find(&ps, "a")->value->data, sizeof a_vals[0]));
+    }
+    params_free(&ps);
+  }
+  cr_assert(memcmp(a_vals[0], a_vals[1], sizeof a_vals[0]) == 0, "a depends on the others");
+  cr_assert(memcmp(b_vals[0], b_vals[1], sizeof b_vals[0]) == 0, "b depends on the others");
+  cr_assert(memcmp(a_vals[0], b_vals[0], sizeof a_vals[0]), "a and b share a stream");
+}
+
 /* PARAM_NO_DECAY steps without weight decay, PARAM_BUFFER is not touched. */
 Test(params, sgd_step_honours_kinds) {
   param_store ps;
@@ -226,9 +253,7 @@ Test(params, sgd_step_honours_kinds) {
     TRY_OK(params_add(&ps, names[i], 1, (const int[1]){3}, kinds[i],
                       (param_init){PARAM_INIT_CONST, 2.0f, 0}, &v[i], &g[i]));
   TRY_OK(params_finalize(&ps, cpu_backend()));
-  rng r;
-  rng_seed(&r, 1);
-  TRY_OK(params_init_values(&ps, &r));
+  TRY_OK(params_init_values(&ps, 1));
   for (size_t i = 0; i < ps.total; i++) /* gradient 1 everywhere, buffers included */
     ps.grads[i] = 1.0f;
   const float lr = 0.1f, mom = 0.9f, wd = 0.5f;

@@ -212,9 +212,7 @@ static void build_net(param_store *ps, segnet *net) {
   params_init(ps);
   TRY_OK(segnet_init(net, ps, &rc.net));
   TRY_OK(params_finalize(ps, cpu_backend()));
-  rng r;
-  rng_seed(&r, 5);
-  TRY_OK(params_init_values(ps, &r));
+  TRY_OK(params_init_values(ps, 5));
 }
 
 Test(import_cli, model_init_loads_values_and_reports) {

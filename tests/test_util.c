@@ -9,6 +9,7 @@
 void test_env_init(test_env *env, uint64_t seed) {
   memset(env, 0, sizeof *env);
   params_init(&env->ps);
+  env->seed = seed;
   rng_seed(&env->r, seed);
   TRY_OK(arena_init(&env->act, cpu_backend(), 1 << 20));
   layer_ctx_init(&env->ctx, cpu_backend(), &env->act, &env->r);
@@ -23,7 +24,7 @@ void test_env_free(test_env *env) {
 
 void test_env_finalize(test_env *env, float scale) {
   TRY_OK(params_finalize(&env->ps, cpu_backend()));
-  TRY_OK(params_init_values(&env->ps, &env->r));
+  TRY_OK(params_init_values(&env->ps, env->seed));
   if (scale > 0)
     test_fill_randn(&env->r, env->ps.values, env->ps.total, scale);
 }

@@ -26,6 +26,7 @@ typedef struct test_env {
   arena act;
   layer_ctx ctx;
   rng r;
+  uint64_t seed; /* of r and of params_init_values */
 } test_env;
 
 void test_env_init(test_env *env, uint64_t seed);

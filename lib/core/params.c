@@ -48,6 +48,7 @@ dnl_status params_add(param_store *ps, const char *name, int ndim, const int *sh
   param_entry *e = &ps->entries[ps->count++];
   memset(e, 0, sizeof *e);
   strcpy(e->name, name);
+  strcpy(e->init_stream, name);
   e->ndim = ndim;
   for (int i = 0; i < TENSOR_MAX_DIMS; i++)
     e->shape[i] = i < ndim ? shape[i] : 1;
@@ -90,7 +91,7 @@ dnl_status params_finalize(param_store *ps, const dnl_backend *be) {
   return DNL_OK;
 }
 
-dnl_status params_init_values(param_store *ps, rng *r) {
+dnl_status params_init_values(param_store *ps, uint64_t seed) {
   if (!ps->finalized)
     return dnl_error(DNL_ERR_ARG, "params: init_values before finalize");
   float *host = malloc((ps->total ? ps->total : 1) * sizeof(float));
@@ -100,16 +101,24 @@ dnl_status params_init_values(param_store *ps, rng *r) {
   for (int i = 0; i < ps->count; i++) {
     const param_entry *e = &ps->entries[i];
     float *v = host + e->offset;
+    rng stream;
+    rng_seed3(&stream, seed, PARAMS_INIT_DOMAIN, rng_hash_name(e->init_stream));
     for (size_t j = 0; j < e->numel; j++) {
       switch (e->init.kind) {
-      case PARAM_INIT_CONST: v[j] = e->init.a; break;
-      case PARAM_INIT_NORMAL: v[j] = (float)(e->init.a + e->init.b * rng_normal(r)); break;
-      case PARAM_INIT_UNIFORM: v[j] = (float)rng_range(r, e->init.a, e->init.b); break;
+      case PARAM_INIT_CONST:
+        v[j] = e->init.a;
+        break;
+      case PARAM_INIT_NORMAL:
+        v[j] = (float)(e->init.a + e->init.b * rng_normal(&stream));
+        break;
+      case PARAM_INIT_UNIFORM:
+        v[j] = (float)rng_range(&stream, e->init.a, e->init.b);
+        break;
       }
     }
   }
-  dnl_status s = ps->be->memcpy(ps->values, ps->be->device, host, DEVICE_CPU,
-                                ps->total * sizeof(float));
+  dnl_status s =
+      ps->be->memcpy(ps->values, ps->be->device, host, DEVICE_CPU, ps->total * sizeof(float));
   free(host);
   return s;
 }

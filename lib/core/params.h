@@ -5,7 +5,12 @@
  * Use: layers call params_add() while the network is built, each handing the
  * tensor structs that will view its value and gradient; params_finalize()
  * allocates the buffers and points those views into them; params_init_values()
- * fills every value from its init rule with a seeded rng. */
+ * fills every value from its init rule.
+ *
+ * Initial values are paired across networks: each parameter draws from its own
+ * random stream, keyed by (seed, parameter name), so two networks built with the
+ * same seed give every parameter they share the same initial value whatever else
+ * either registers, and in whatever order. */
 #ifndef DNL_PARAMS_H
 #define DNL_PARAMS_H
 
@@ -43,6 +48,7 @@ typedef struct param_entry {
   size_t numel;
   param_kind kind;
   param_init init;
+  char init_stream[PARAM_NAME_MAX]; /* name keying the init stream: its own name */
   tensor *value; /* views set by params_finalize (grad NULL for buffers) */
   tensor *grad;
 } param_entry;
@@ -66,8 +72,11 @@ dnl_status params_add(param_store *ps, const char *name, int ndim, const int *sh
                       param_kind kind, param_init init, tensor *value, tensor *grad);
 
 dnl_status params_finalize(param_store *ps, const dnl_backend *be);
-/* Fills values in registration order from the rng (host side, then uploads). */
-dnl_status params_init_values(param_store *ps, rng *r);
+/* Fills every value from its init rule (host side, then uploads); random rules
+ * draw from the entry's own stream rng_seed3(seed, PARAMS_INIT_DOMAIN,
+ * rng_hash_name(name)). */
+#define PARAMS_INIT_DOMAIN 0x1417
+dnl_status params_init_values(param_store *ps, uint64_t seed);
 
 /* Entry by exact name, or NULL. */
 param_entry *params_find(param_store *ps, const char *name);

@@ -24,6 +24,13 @@ void rng_seed3(rng *r, uint64_t seed, uint64_t a, uint64_t b) {
   rng_seed(r, h);
 }
 
+uint64_t rng_hash_name(const char *name) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+    h = (h ^ *c) * 0x100000001b3ULL;
+  return h;
+}
+
 uint64_t rng_u64(rng *r) {
   uint64_t *s = r->s;
   uint64_t result = rotl(s[1] * 5, 7) * 9;

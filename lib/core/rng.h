@@ -13,6 +13,8 @@ typedef struct rng {
 void rng_seed(rng *r, uint64_t seed);
 /* An independent stream derived from (seed, a, b): e.g. (seed, epoch, sample). */
 void rng_seed3(rng *r, uint64_t seed, uint64_t a, uint64_t b);
+/* A 64-bit hash of a name (FNV-1a), to key a stream by a string. */
+uint64_t rng_hash_name(const char *name);
 uint64_t rng_u64(rng *r);
 /* Uniform in [0, 1). */
 double rng_uniform(rng *r);
