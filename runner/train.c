@@ -194,8 +194,21 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
   }
   for (int i = 0; i < k; i++)
     iou[i] = (float)er.class_iou[i];
-  results_eval_row row = {.iter = iter, .miou = er.miou, .pixel_acc = er.pixel_acc,
-                          .class_iou = iou, .confusion = er.conf.counts};
+  results_eval_row row = results_eval_row_blank();
+  row.iter = iter;
+  row.miou = er.miou;
+  row.pixel_acc = er.pixel_acc;
+  row.class_iou = iou;
+  row.confusion = er.conf.counts;
+  const eval_stats_means *m = &er.stats;
+  row.pair_region_ratio = m->pair_region_ratio;
+  row.pair_entropy = m->pair_entropy;
+  row.unary_cue_ratio = m->unary_cue_ratio;
+  row.unary_boundary_ratio = m->unary_boundary_ratio;
+  row.unary_entropy = m->unary_entropy;
+  row.gamma = m->gamma;
+  row.pair_contrib = m->pair_contrib;
+  row.unary_contrib = m->unary_contrib;
   dnl_status st = rf ? results_append_eval(rf, &row) : DNL_OK;
   if (report) {
     char terms[200];
