@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lib/core/rng.h"
+#include "lib/store/results.h"
 
 stats_summary stats_summarize(const double *x, int n) {
   stats_summary s = {n, NAN, 0.0, NAN, NAN};
@@ -164,8 +165,9 @@ static void series_of(const results_data *r, curve_kind kind, const int64_t **it
     *n = r->train.n;
   } else {
     *iter = r->eval.iter;
-    *value = r->eval.miou;
-    *n = r->eval.n;
+    *value = kind == CURVE_EVAL_MIOU ? r->eval.miou
+                                     : results_eval_stat(&r->eval, kind - CURVE_EVAL_STAT);
+    *n = *value ? r->eval.n : 0;
   }
 }
 

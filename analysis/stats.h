@@ -41,8 +41,12 @@ typedef struct curve_point {
   stats_summary s;
 } curve_point;
 
-/* Which series of a run a curve follows. */
-typedef enum { CURVE_TRAIN_LOSS, CURVE_EVAL_MIOU } curve_kind;
+/* Which series of a run a curve follows: the training loss, the validation mIoU, or
+ * statistic i of /eval as CURVE_EVAL_STAT + i (results_eval_stat_names order). */
+typedef int curve_kind;
+#define CURVE_TRAIN_LOSS 0
+#define CURVE_EVAL_MIOU 1
+#define CURVE_EVAL_STAT 2
 
 /* *points is malloc'ed (count in *n); values are scaled by `scale`. */
 dnl_status stats_group_curve(const run_set *rs, const run_group *g, curve_kind kind, double scale,

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "analysis/figures.h"
 #include "tests/test_fake_runs.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
@@ -71,12 +72,13 @@ Test(analysis, plot_draws_every_figure_and_skips_junk) {
   /* heat map: 260 + 34 K wide and 200 + 44 groups high, at least 640 x 320 */
   test_assert_png(tmpdir_path(path, sizeof path, plots, "class_iou.png"), 640, 320);
   /* attention: panels of 256 px on the longer side, 6 px gaps; columns: image,
-   * ground truth, NQ pairwise maps, unary; one row per image */
+   * ground truth, NQ pairwise maps, unary; one row per image; title and legend bands */
   int cw = 256, ch = 256 * IMG_H / IMG_W, cols = 2 + NQ + 1;
+  int height = ATTENTION_HEADER_H + NA * ch + (NA + 1) * 6 + ATTENTION_FOOTER_H;
   test_assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s1.png"),
-                  cols * cw + (cols + 1) * 6, NA * ch + (NA + 1) * 6);
+                  cols * cw + (cols + 1) * 6, height);
   test_assert_png(tmpdir_path(path, sizeof path, plots, "attention_dnl_s2.png"),
-                  cols * cw + (cols + 1) * 6, NA * ch + (NA + 1) * 6);
+                  cols * cw + (cols + 1) * 6, height);
   cr_assert(!file_exists(tmpdir_path(path, sizeof path, plots, "attention_none_s1.png")),
             "a run without attention maps gets no attention figure");
 
@@ -97,7 +99,7 @@ Test(analysis, plot_draws_every_figure_and_skips_junk) {
                           "(attention_dnl_s2.png)"};
   for (size_t i = 0; i < sizeof linked / sizeof linked[0]; i++)
     cr_assert(strstr(index, linked[i]), "index.md does not link %s:\n%s", linked[i], index);
-  cr_assert(strstr(index, "| dnl_s1 | dnl | 0.450 | 0.225 | 2.00 |"), "%s", index);
+  cr_assert(strstr(index, "| dnl_s1 | dnl | 0.250 | 0.100 | 2.50 | 0.450 | 0.225 | 2.00 |"), "%s", index);
   tmpdir_remove(dir);
 }
 
@@ -160,5 +162,36 @@ Test(analysis, no_usable_file_fails) {
   snprintf(args, sizeof args, "plot %s -o %s/plots", junk, dir);
   cr_assert_neq(run_analysis(dir, args, &out, &err), 0, "%s", out);
   cr_assert_eq(run_analysis(dir, "table --format xml x.h5", &out, &err), 2);
+  tmpdir_remove(dir);
+}
+
+Test(analysis, plot_of_one_evaluation_prints_nothing_on_stderr) {
+  char dir[64], args[1024], path[256];
+  tmpdir_make(dir, sizeof dir, "analysis");
+  /* one seed per group, one evaluation per run: every curve is a single point */
+  const double stats[8] = {1.5, 0.9, 2.0, 1.1, 0.8, 0.05, 0.02, 0.01};
+  fake_run none = {"none_s1", "none", "none", "", "synth", 1, 0.4, true};
+  fake_run nl = {"nl_s1", "nl", "nl", "", "synth", 1, 0.5, true};
+  fake_run dnl = {"dnl_s1", "dnl", "dnl", "", "synth", 1, 0.6, true};
+  fake_run_write(dir, &none, NULL, 1);
+  fake_run_write(dir, &nl, stats, 1);
+  fake_run_write(dir, &dnl, stats, 1);
+  snprintf(args, sizeof args, "plot %s/none_s1.h5 %s/nl_s1.h5 %s/dnl_s1.h5 -o %s/plots", dir, dir,
+           dir, dir);
+  char *out, *err;
+  cr_assert_eq(run_analysis(dir, args, &out, &err), 0, "%s%s", out, err);
+  cr_assert_str_eq(err, "", "nothing on stderr, got:\n%s", err);
+  char plots[128];
+  snprintf(plots, sizeof plots, "%s/plots", dir);
+  test_assert_png(tmpdir_path(path, sizeof path, plots, "miou.png"), 960, 600);
+  cr_assert(file_exists(tmpdir_path(path, sizeof path, plots, "block_stats.png")));
+  cr_assert(file_exists(tmpdir_path(path, sizeof path, plots, "block_stats.svg")));
+  static char index[16384];
+  test_read_text(tmpdir_path(path, sizeof path, plots, "index.md"), index, sizeof index);
+  cr_assert(strstr(index, "(block_stats.png)"), "%s", index);
+  /* and a single run alone */
+  snprintf(args, sizeof args, "plot %s/dnl_s1.h5 -o %s/one", dir, dir);
+  cr_assert_eq(run_analysis(dir, args, &out, &err), 0, "%s%s", out, err);
+  cr_assert_str_eq(err, "", "nothing on stderr, got:\n%s", err);
   tmpdir_remove(dir);
 }

@@ -98,7 +98,7 @@ void fake_run_write(const char *dir, const fake_run *f, const double *stats, int
     TRY_OK(results_append_eval(&rf, &row));
   }
   bool pairwise = strcmp(f->variant, "dnl") == 0 || strcmp(f->variant, "nl") == 0;
-  bool unary = strcmp(f->variant, "dnl") == 0;
+  bool unary = strcmp(f->variant, "dnl") == 0 || strcmp(f->variant, "unary") == 0;
   if (pairwise || unary)
     write_attention(&rf, pairwise, unary);
   if (f->finished)

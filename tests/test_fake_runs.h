@@ -22,7 +22,7 @@ typedef struct fake_run {
 
 /* dir/<run>.h5: 100 iterations, train rows every 10; `evals` evaluations evenly up to
  * iteration 100, the last one with final_miou (earlier ones half of it); attention maps
- * for nl and dnl. stats: the block statistics of the last evaluation (results_eval_stat
+ * for nl, unary and dnl. stats: the block statistics of the last evaluation (results_eval_stat
  * order; earlier rows get them times iter / 100), or NULL for none (NaN). */
 void fake_run_write(const char *dir, const fake_run *f, const double *stats, int evals);
 
