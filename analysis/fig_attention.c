@@ -21,6 +21,7 @@
 #define FOOTER_H ATTENTION_FOOTER_H
 #define RING 6         /* query ring radius */
 #define LEGEND_LINES 3 /* the footer's room */
+#define FLAT_SCALE 4.0 /* see draw_map */
 
 typedef struct layout {
   int cw, ch;   /* panel size */
@@ -96,7 +97,9 @@ static void draw_label(canvas *c, const layout *l, const results_attention_maps 
 
 static void draw_map(canvas *c, const layout *l, const results_attention_maps *m, const float *map,
                      int ox, int oy) {
-  double hi = 0.0;
+  /* scaled to the map's maximum, but never beyond FLAT_SCALE times the uniform weight
+   * 1 / P: a flat map is drawn evenly dark instead of evenly bright */
+  double hi = FLAT_SCALE / (m->fh * m->fw);
   for (int i = 0; i < m->fh * m->fw; i++)
     if (isfinite(map[i]) && map[i] > hi)
       hi = map[i];
@@ -168,12 +171,13 @@ static void ratio_text(const float *mass, const float *share, size_t i, char *bu
 /* The legend below the panels: sentences packed into lines that fit the width. */
 static void write_legend(FILE *f, const canvas *c, bool pairwise) {
   const char *sentences[] = {
-      "Maps: attention weight over the feature map, each scaled to its maximum (dark = low, "
-      "bright = high).",
+      "Maps: attention weight over the feature map, scaled to its maximum or at least to 4x "
+      "the uniform weight (dark = low, bright = high; a flat map is evenly dark).",
       pairwise ? "Ring = query point." : NULL,
       "Nx its share: the map's mass in that area over the area's share of the map (1x = no "
       "preference).",
-      pairwise ? "Own region = the query's ground-truth region." : NULL};
+      pairwise ? "Own region = the query's ground-truth region." : NULL,
+      "Black in the ground truth = ignored pixels."};
   const double char_w = 7.0; /* about one character at the legend's size */
   size_t fit = (size_t)((c->w - 2 * GAP) / char_w);
   char line[512] = "";
@@ -328,7 +332,8 @@ dnl_status fig_attention(const run_set *rs, const char *dir, figure_list *figs) 
     snprintf(f.title, sizeof f.title, "Attention maps of %s (%s)", r->run, r->label);
     snprintf(f.caption, sizeof f.caption,
              "Per row one validation image: image with the query points, ground truth%s%s "
-             "(each map scaled to its maximum, dark = low, bright = high); printed on each map: "
+             "(each map scaled to its maximum or at least to 4x the uniform weight, dark = low, "
+             "bright = high); printed on each map: "
              "its mass %s over that area's share of the map.",
              m->pairwise ? ", the pairwise attention of each query (ring = query)" : "",
              m->unary ? ", the unary map" : "",
