@@ -86,7 +86,7 @@ static int run_plot(char **files, int nfiles, const char *out) {
   dnl_status s = make_dirs(dir);
   /* a figure that fails is reported; the others are still drawn */
   dnl_status (*const drawers[])(const run_set *, const char *, figure_list *) = {
-      fig_curves, fig_final_miou, fig_class_iou, fig_attention};
+      fig_curves, fig_block_stats, fig_final_miou, fig_class_iou, fig_attention};
   int failed = 0;
   for (size_t i = 0; s == DNL_OK && i < sizeof drawers / sizeof drawers[0]; i++) {
     if (drawers[i](&rs, dir, &figs) != DNL_OK) {
