@@ -201,9 +201,9 @@ limit_for() {
 wants() { [[ " $parts " == *" $1 "* ]]; }
 
 # True (and the part recorded as not run) when less than 10 s of the budget
-# are left for it.
+# are left.
 out_of_time() {
-  [ "$2" -ge 10 ] && return 1
+  [ $((deadline - SECONDS)) -ge 10 ] && return 1
   record "$1" "NOT RUN" - - - - - "no time left in the $budget s budget"
   say "$1: not run (no time left in the budget)"
 }
@@ -383,7 +383,7 @@ setup_part() {
 build_part() {
   local limit
   limit=$(limit_for build 240)
-  out_of_time build "$limit" && return 1
+  out_of_time build && return 1
   say "build: make -j$cores ... (limit $limit s)"
   log ""
   log "===== build"
@@ -477,7 +477,7 @@ test_part() {
     return
   fi
   limit=$(limit_for "$part" "$def")
-  out_of_time "$part" "$limit" && return
+  out_of_time "$part" && return
   filter="@($(echo $suites | tr ' ' '|'))/*"
   say "$part: $suites(limit $limit s)"
   local jobs=$(((cores + 3) / 4))
@@ -508,7 +508,7 @@ bench_train_part() {
   log "===== bench_train"
   [ "$fake" = 1 ] || args=(--device cuda --paper)
   limit=$(limit_for bench_train 180)
-  out_of_time bench_train "$limit" && return
+  out_of_time bench_train && return
   if [ ! -x "$bin" ]; then
     record bench_train FAIL - - - 0 "$limit" "$bin missing: the build did not make it"
     say "bench_train: FAIL ($bin missing)"
@@ -546,7 +546,7 @@ bench_attention_part() {
   log "===== bench_attention"
   [ "$fake" = 1 ] || args=(--device cuda)
   limit=$(limit_for bench_attention 90)
-  out_of_time bench_attention "$limit" && return
+  out_of_time bench_attention && return
   if [ ! -x "$bin" ]; then
     record bench_attention FAIL - - - 0 "$limit" "$bin missing: the build did not make it"
     say "bench_attention: FAIL ($bin missing)"
