@@ -37,10 +37,11 @@ usage: tools/gpu_check.sh [--out DIR] [--budget SECONDS] [--parts LIST] [--fake]
   --fake          CPU analogues of every part on a machine without a GPU, to try
                   the check itself (also DNL_GPU_CHECK_FAKE=1); not GPU results
 environment: DNL_GPU_CHECK_LIMIT_<PART>=S (e.g. DNL_GPU_CHECK_LIMIT_BUILD=300)
-  overrides a part's time limit; DNL_TWIN_PYTHON names the Python of the
-  PyTorch twins (default: the first of python3, /usr/bin/python3 and
-  /opt/torch/.venv/bin/python3 whose torch sees a CUDA device); DNL_NVIDIA_SMI
-  the nvidia-smi to ask (default: nvidia-smi on PATH).
+  overrides a part's time limit; EXTRA_INCLUDES (-I...) and EXTRA_LDFLAGS
+  (-L... -Wl,-rpath,...) add folders of libraries to the build;
+  DNL_TWIN_PYTHON names the Python of the PyTorch twins (default: the first of
+  python3, /usr/bin/python3 and /opt/torch/.venv/bin/python3 whose torch sees
+  a CUDA device); DNL_NVIDIA_SMI the nvidia-smi to ask (default: nvidia-smi).
 exit status: 0 every part passed, 1 a part failed or did not run, 2 bad
   arguments, 3 no GPU on this machine.
 EOF
@@ -240,9 +241,12 @@ last_error() {
 
 CUDA_HOME=${CUDA_HOME:-/usr/local/cuda}
 MAKE_VARS=()
-EXTRA_INCLUDES=""
-EXTRA_LDFLAGS=""
+# libraries carried to a bare machine: -I and -L folders from the environment
+# (docs/gpu.md), to which the cuDNN and NCCL found here are added
+EXTRA_INCLUDES=${EXTRA_INCLUDES:-}
+EXTRA_LDFLAGS=${EXTRA_LDFLAGS:-}
 RUN_LIBS=""
+with_mpi=1
 
 # The folder holding a file named $1 (a glob) among the usual places, else
 # among the cuDNN and NCCL files found once under /usr and /opt (Python wheels
@@ -302,7 +306,7 @@ locate_cuda_lib() {
 # Whether the C compiler finds a header (with extra flags).
 has_header() {
   printf '#include <stdio.h>\n#include <%s>\n' "$1" |
-    gcc -E -x c - ${2:-} -o /dev/null >/dev/null 2>&1
+    gcc -E -x c - ${2:-} $EXTRA_INCLUDES -o /dev/null >/dev/null 2>&1
 }
 
 TWIN_PY="" TWIN_NOTE=""
@@ -353,12 +357,12 @@ setup_part() {
   has_header png.h || missing="$missing libpng(png.h)"
   has_header jpeglib.h || missing="$missing libjpeg(jpeglib.h)"
   has_header criterion/criterion.h || missing="$missing Criterion(criterion/criterion.h)"
-  if pkg-config --exists mpi-c 2>/dev/null; then
-    if [ "$fake" = 0 ]; then
-      locate_cuda_lib nccl.h libnccl || missing="$missing NCCL(nccl.h,libnccl; or build with MPI=0)"
-    fi
-  else
-    optional="$optional MPI(pkg-config mpi-c: the dist part is then not verified)"
+  if ! pkg-config --exists mpi-c 2>/dev/null; then
+    with_mpi=0
+    optional="$optional MPI(pkg-config mpi-c: built with MPI=0, the dist part is not verified)"
+  elif [ "$fake" = 0 ] && ! locate_cuda_lib nccl.h libnccl; then
+    with_mpi=0 # CUDA=1 with MPI links NCCL
+    optional="$optional NCCL(nccl.h,libnccl: built with MPI=0, the dist part is not verified)"
   fi
   command -v mpirun >/dev/null || optional="$optional mpirun"
   if wants bench_train || wants bench_attention; then
@@ -392,9 +396,9 @@ build_part() {
     MAKE_VARS=()
   else
     MAKE_VARS=(CUDA=1 "CUDA_ARCH=$arch" "CUDA_HOME=$CUDA_HOME")
-    [ -n "$EXTRA_INCLUDES" ] && MAKE_VARS+=("EXTRA_INCLUDES=$EXTRA_INCLUDES")
-    [ -n "$EXTRA_LDFLAGS" ] && MAKE_VARS+=("EXTRA_LDFLAGS=$EXTRA_LDFLAGS")
-    pkg-config --exists mpi-c 2>/dev/null || MAKE_VARS+=(MPI=0)
+    [ -n "$EXTRA_INCLUDES" ] && MAKE_VARS+=("EXTRA_INCLUDES=${EXTRA_INCLUDES# }")
+    [ -n "$EXTRA_LDFLAGS" ] && MAKE_VARS+=("EXTRA_LDFLAGS=${EXTRA_LDFLAGS# }")
+    [ "$with_mpi" = 1 ] || MAKE_VARS+=(MPI=0)
   fi
   run_limited "$limit" make -j"$cores" "${MAKE_VARS[@]}" "${targets[@]}"
   local what="make -j$cores${MAKE_VARS[*]:+ ${MAKE_VARS[*]}}"
