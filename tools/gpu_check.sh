@@ -104,6 +104,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# a relative --out is relative to where the check was started
+[ -z "$out_dir" ] || [[ "$out_dir" == /* ]] || out_dir=$PWD/$out_dir
 cd "$(dirname "$0")/.." || exit 2
 start=$SECONDS
 
@@ -472,6 +474,11 @@ test_part() {
   if [ ! -x "$TEST_BIN" ]; then
     record "$part" FAIL - - - 0 - "$TEST_BIN missing: the build did not make it"
     say "$part: FAIL ($TEST_BIN missing)"
+    return
+  fi
+  if ! "$TEST_BIN" --list >/dev/null 2>"$WORK/list.err"; then
+    record "$part" FAIL - - - 0 - "$TEST_BIN --list failed: $(head -n 1 "$WORK/list.err" | cut -c 1-200)"
+    say "$part: FAIL ($TEST_BIN does not start)"
     return
   fi
   suites=$(suites_matching "$regex" "$exclude")
