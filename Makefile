@@ -33,12 +33,18 @@ else
   CFLAGS += -O3
 endif
 
+# folders of libraries outside the usual paths (cuDNN or NCCL from a Python
+# wheel, say; tools/gpu_check.sh finds them): -I... and -L... -Wl,-rpath,...
+EXTRA_INCLUDES ?=
+EXTRA_LDFLAGS ?=
+
 ifeq ($(CUDA),1)
-  CFLAGS += -DDNL_WITH_CUDA -I$(CUDA_HOME)/include
-  NVFLAGS := -O3 -std=c++17 -I. -DDNL_WITH_CUDA --compiler-options -Wall,-Wextra,-Werror \
-             -Werror all-warnings \
+  CFLAGS += -DDNL_WITH_CUDA -I$(CUDA_HOME)/include $(EXTRA_INCLUDES)
+  NVFLAGS := -O3 -std=c++17 -I. -DDNL_WITH_CUDA $(EXTRA_INCLUDES) \
+             --compiler-options -Wall,-Wextra,-Werror -Werror all-warnings \
              -gencode arch=compute_$(CUDA_ARCH),code=[sm_$(CUDA_ARCH),compute_$(CUDA_ARCH)]
-  LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart -lstdc++
+  LDLIBS += $(EXTRA_LDFLAGS) -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas \
+            -lcudart -lstdc++
   CUDA_SRC := $(wildcard lib/cuda/*.cu)
 endif
 
@@ -66,7 +72,7 @@ DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
   libopenmpi-dev
 
-.PHONY: all deps test asan bench clean help run
+.PHONY: all deps test asan bench clean help run gpu-check
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -77,6 +83,8 @@ help:
 	@echo "make test       build and run the whole test suite"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
+	@echo "make gpu-check  on a GPU machine: CUDA build, GPU tests and benchmarks in one timed"
+	@echo "                check (docs/gpu.md; output in \$$OUT or build/gpu-check)"
 	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
 
 deps:
@@ -104,7 +112,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/%.cu.o: %.cu
+# the kernels are rebuilt when CUDA_ARCH changes
+ARCH_FLAG := $(BUILD)/cuda_arch.flag
+ifeq ($(CUDA),1)
+  $(shell echo $(CUDA_ARCH) | cmp -s - $(ARCH_FLAG) || echo $(CUDA_ARCH) > $(ARCH_FLAG))
+endif
+
+$(BUILD)/%.cu.o: %.cu $(if $(filter 1,$(CUDA)),$(ARCH_FLAG))
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
@@ -161,6 +175,21 @@ run:
 	./bin/runner sweep $(SWEEP) --jobs $(JOBS)
 	./bin/analysis plot results/$(SWEEP_NAME)/*.h5 -o results/$(SWEEP_NAME)/plots
 	./bin/analysis table results/$(SWEEP_NAME)/*.h5 | tee results/$(SWEEP_NAME)/table.md
+
+# On a machine with a GPU: build for its compute capability, run the CUDA tests,
+# a data-parallel step and the GPU benchmarks, each under a time limit, within 8
+# minutes; the log and summary go to $OUT (when set) or build/gpu-check. Without
+# a GPU it says so in one line and fails. GPU_CHECK_ARGS: e.g. --fake, --parts.
+GPU_CHECK_ARGS ?=
+ifneq ($(filter gpu-check,$(MAKECMDGOALS)),)
+  # no GPU: the script's one line as make's only line
+  GPU_CHECK_NO_GPU := $(shell tools/gpu_check.sh --no-gpu-reason $(GPU_CHECK_ARGS) 2>&1)
+  ifneq ($(GPU_CHECK_NO_GPU),)
+    $(error $(GPU_CHECK_NO_GPU))
+  endif
+endif
+gpu-check:
+	@tools/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf build bin

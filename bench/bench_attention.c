@@ -12,8 +12,8 @@
  *  - block: the step's arena peak plus the layer workspace (counted);
  *  - RSS: growth of the peak resident size over the first step, with fresh
  *    buffers (the peak is reset through /proc/self/clear_refs).
- * PyTorch: bench/attention_twin.py through /usr/bin/python3 when torch
- * imports, with as many threads as OpenMP gives us, the block written as the
+ * PyTorch: bench/attention_twin.py through /usr/bin/python3 (or
+ * $DNL_TWIN_PYTHON, as bench_train) when torch imports, with as many threads as OpenMP gives us, the block written as the
  * published code does (bmm + softmax over the materialised P x P logits).
  * Targets: fused attention memory at 97x97 at least 10x below the
  * reference's, fused time no worse than the reference at 97x97 and no slower
@@ -186,14 +186,30 @@ static dnl_status measure(int size, result res[2]) {
   return DNL_OK;
 }
 
+static const char *twin_python(void) {
+  const char *p = getenv("DNL_TWIN_PYTHON");
+  return p && p[0] ? p : "/usr/bin/python3";
+}
+
+/* Whether the twin's Python imports torch (and, for cuda, sees a GPU); prints
+ * why not. */
+static bool twin_can_run(bool cuda) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s -c 'import torch%s' >/dev/null 2>&1", twin_python(),
+           cuda ? "; assert torch.cuda.is_available()" : "");
+  if (system(cmd) == 0)
+    return true;
+  printf("pytorch: not measured (%s cannot import torch%s)\n", twin_python(),
+         cuda ? " or sees no CUDA device" : "");
+  return false;
+}
+
 /* Runs the PyTorch twin; false (with the reason printed) when it cannot. */
 static bool run_twin(int threads, result twin[SIZE_COUNT]) {
-  if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    printf("pytorch: not measured (/usr/bin/python3 cannot import torch)\n");
+  if (!twin_can_run(false))
     return false;
-  }
-  char cmd[256];
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s --threads %d --repeats %d --sizes %d,%d,%d",
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s %s --threads %d --repeats %d --sizes %d,%d,%d", twin_python(),
            TWIN, threads, REPEATS, sizes[0], sizes[1], sizes[2]);
   FILE *p = popen(cmd, "r");
   if (!p) {
@@ -445,13 +461,11 @@ typedef struct twin_gpu {
 
 /* The PyTorch twin on cuda; false (with the reason printed) when it cannot run. */
 static bool run_twin_cuda(twin_gpu twin[SIZE_COUNT]) {
-  if (system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    printf("pytorch: not measured (/usr/bin/python3 cannot import torch)\n");
+  if (!twin_can_run(true))
     return false;
-  }
-  char cmd[256];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 %s --device cuda --inner %d --repeats %d --sizes %d,%d,%d", TWIN,
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s %s --device cuda --inner %d --repeats %d --sizes %d,%d,%d",
+           twin_python(), TWIN,
            INNER, GPU_REPEATS, sizes[0], sizes[1], sizes[2]);
   FILE *p = popen(cmd, "r");
   if (!p) {

@@ -93,6 +93,25 @@ Test(cuda_ops, fill_and_memcpy) {
   free(x);
 }
 
+/* An allocation larger than any GPU: DNL_ERR_NOMEM with one line that says how
+ * much was asked and how much is free, and the backend still works after it. */
+Test(cuda_ops, alloc_beyond_the_device_is_one_line) {
+  const dnl_backend *g = test_cuda_or_skip();
+  void *p = NULL;
+  const size_t huge = (size_t)1 << 50; /* 1 PiB */
+  cr_assert_eq(g->alloc(huge, &p), DNL_ERR_NOMEM);
+  cr_assert_null(p);
+  const char *msg = dnl_last_error();
+  cr_assert(strstr(msg, "out of device memory") && strstr(msg, "asked for 1073741824.0 MiB") &&
+                strstr(msg, "MiB free") && !strchr(msg, '\n'),
+            "message: %s", msg);
+  const float one = 1.0f;
+  float *d = upload_floats(g, &one, 1), back = 0.0f;
+  TRY_OK(g->memcpy(&back, DEVICE_CPU, d, DEVICE_CUDA, sizeof back));
+  cr_assert(back == 1.0f, "a copy after the failed allocation gave %g", (double)back);
+  g->free(d);
+}
+
 /* ---- BLAS ---- */
 
 /* Stored sizes of op(A) [m, k] (rows x leading dimension) for a transpose flag. */
@@ -567,6 +586,65 @@ Test(cuda_ops, ce_forward_backward) {
   ce_case_free(g, &k);
 }
 
+/* Pixels that get no gradient keep dlogits as it is even where their logits
+ * are not finite: ignore-label pixels, and pixels of a class of weight 0
+ * (0 * NaN would write NaN). Logits +inf, -inf and NaN at such pixels; the
+ * gradient must stay finite and equal the CPU's. The loss of the first case
+ * is finite; in the second, 0 * NaN makes it NaN on both sides (as in
+ * PyTorch). */
+Test(cuda_ops, ce_nonfinite_logits_where_the_gradient_is_zero) {
+  const dnl_backend *g = test_cuda_or_skip();
+  cr_assert(g->ce_forward_backward, "cuda backend lacks ce_forward_backward");
+  rng r;
+  rng_seed(&r, 18);
+  ce_case k = ce_case_new(g, &r, 2, 5, 317);
+  const float weights[5] = {0.0f, 1.2f, 0.5f, 1.0345f, 1.5f};
+  float *gw = upload_floats(g, weights, 5);
+  const float bad[3] = {INFINITY, -INFINITY, NAN};
+  for (int zero_weight = 0; zero_weight < 2; zero_weight++) {
+    float *logits = host_copy(k.logits, k.nl);
+    size_t spoiled = 0;
+    for (size_t pix = 0; pix < k.np; pix++) {
+      const int32_t l = k.labels[pix];
+      if (l != LOSS_IGNORE_LABEL && !(zero_weight && l == 0))
+        continue;
+      const size_t b = pix / (size_t)k.s.hw, i = pix % (size_t)k.s.hw;
+      for (int c = 0; c < k.s.c; c++)
+        if ((pix + (size_t)c) % 2 == 0)
+          logits[(b * k.s.c + c) * k.s.hw + i] = bad[(pix + (size_t)c) % 3];
+      spoiled++;
+    }
+    cr_assert(spoiled > 0, "no pixel to spoil");
+    float *glogits = upload_floats(g, logits, k.nl);
+    float *d = host_randn(&r, k.nl, 0.1f);
+    float *gd = upload_floats(g, d, k.nl);
+    float want = -1.0f, got = -2.0f;
+    TRY_OK(cpu_backend()->ce_forward_backward(&k.s, logits, k.labels, weights, NULL, 0.0f, 0.4f,
+                                              &want, d));
+    TRY_OK(g->ce_forward_backward(&k.s, glogits, k.glabels, gw, NULL, 0.0f, 0.4f, &got, gd));
+    const char *what = zero_weight ? "ce with non-finite logits at ignored and weight-0 pixels"
+                                   : "ce with non-finite logits at ignored pixels";
+    float *host_d = test_download_new(g, gd, k.nl * sizeof *host_d);
+    for (size_t i = 0; i < k.nl; i++)
+      cr_assert(isfinite(host_d[i]) && isfinite(d[i]),
+                "%s: dlogits[%zu] is %g on CUDA, %g on the CPU", what, i, (double)host_d[i],
+                (double)d[i]);
+    free(host_d);
+    expect_floats(g, gd, d, k.nl, 1e-7, RTOL, what);
+    if (zero_weight) {
+      cr_assert(isnan(want) && isnan(got), "%s: loss %g on CUDA, %g on the CPU", what, (double)got,
+                (double)want);
+    } else {
+      cr_assert(isfinite(want) && want > 0.0f, "%s: the CPU's loss %g", what, (double)want);
+      ASSERT_CLOSE(&got, &want, 1, 1e-7, 1e-5, what);
+    }
+    g->free(glogits), g->free(gd);
+    free(logits), free(d);
+  }
+  g->free(gw);
+  ce_case_free(g, &k);
+}
+
 /* Both losses through lib/layers/loss.c (OHEM: ce_prob_gt, select_kth and the
  * thresholded CE in a row) on each backend. */
 static float layer_loss(const dnl_backend *be, bool ohem, const loss_config *cfg,
@@ -627,24 +705,33 @@ Test(cuda_ops, ce_and_ohem_layers) {
 
 /* ---- context block ---- */
 
+/* Short rows (one chunk each) and a few long ones (rows 2 x 1000003: 245
+ * chunks per row, the last one short), as whitening over channels and over
+ * whole samples gives them. */
 Test(cuda_ops, center_rows) {
   const dnl_backend *g = test_cuda_or_skip();
   cr_assert(g->center_rows, "cuda backend lacks center_rows");
   rng r;
   rng_seed(&r, 17);
-  const int rows = 7, len = 1001;
-  const size_t n = (size_t)rows * len;
-  float *x = host_randn(&r, n, 1.0f), *y = host_randn(&r, n, 1.0f);
-  for (size_t i = 0; i < n; i++)
-    x[i] += 3.0f; /* an offset to remove */
-  float *gx = upload_floats(g, x, n), *gy = upload_floats(g, y, n);
-  TRY_OK(cpu_backend()->center_rows(rows, len, x, y));
-  TRY_OK(g->center_rows(rows, len, gx, gy));
-  expect_floats(g, gy, y, n, 1e-6, RTOL, "center_rows");
-  TRY_OK(g->center_rows(rows, len, gx, gx)); /* in place */
-  expect_floats(g, gx, y, n, 1e-6, RTOL, "center_rows in place");
-  g->free(gx), g->free(gy);
-  free(x), free(y);
+  const int shapes[3][2] = {{7, 1001}, {2, 1000003}, {3, 4097}};
+  for (int k = 0; k < 3; k++) {
+    const int rows = shapes[k][0], len = shapes[k][1];
+    const size_t n = (size_t)rows * len;
+    float *x = host_randn(&r, n, 1.0f), *y = host_randn(&r, n, 1.0f);
+    for (size_t i = 0; i < n; i++)
+      x[i] += 3.0f + (float)(i / (size_t)len); /* an offset per row to remove */
+    float *gx = upload_floats(g, x, n), *gy = upload_floats(g, y, n);
+    TRY_OK(cpu_backend()->center_rows(rows, len, x, y));
+    TRY_OK(g->center_rows(rows, len, gx, gy));
+    char what[64];
+    snprintf(what, sizeof what, "center_rows %d x %d", rows, len);
+    expect_floats(g, gy, y, n, 1e-6, RTOL, what);
+    TRY_OK(g->center_rows(rows, len, gx, gx)); /* in place */
+    snprintf(what, sizeof what, "center_rows %d x %d in place", rows, len);
+    expect_floats(g, gx, y, n, 1e-6, RTOL, what);
+    g->free(gx), g->free(gy);
+    free(x), free(y);
+  }
 }
 
 Test(cuda_ops, attention_combine) {

@@ -260,6 +260,63 @@ Test(ohem_loss, all_ignored_gives_zero) {
   test_env_free(&env);
 }
 
+/* Pixels that get no gradient leave dlogits as it is even where their logits
+ * are not finite: ignore-label pixels and pixels of a class of weight 0 (where
+ * g * (softmax - onehot) would be 0 * NaN). Their logits +inf, -inf and NaN:
+ * the gradient is finite, and equals the one with finite logits there (each
+ * pixel's gradient depends on its own logits only). The loss stays finite
+ * while only ignored pixels are spoiled; a weight-0 pixel's term is 0 * NaN,
+ * NaN as in PyTorch. */
+Test(ce_loss, nonfinite_logits_where_the_gradient_is_zero) {
+  const dnl_backend *be = cpu_backend();
+  rng r;
+  rng_seed(&r, 31);
+  const int n = 2, c = 4, hw = 150; /* three pixel blocks per image, the last partial */
+  const size_t np = (size_t)n * hw, nl = np * c;
+  const ce_shape s = {.n = n, .c = c, .hw = hw, .ignore_label = LOSS_IGNORE_LABEL};
+  const float weights[4] = {0.0f, 1.2f, 0.5f, 1.5f};
+  const float bad[3] = {INFINITY, -INFINITY, NAN};
+  float *logits = malloc(nl * sizeof *logits), *spoilt = malloc(nl * sizeof *spoilt);
+  float *d0 = malloc(nl * sizeof *d0), *want = malloc(nl * sizeof *want),
+        *got = malloc(nl * sizeof *got);
+  int32_t *labels = malloc(np * sizeof *labels);
+  cr_assert(logits && spoilt && d0 && want && got && labels, "out of host memory");
+  test_fill_randn(&r, logits, nl, 2.0f);
+  test_fill_randn(&r, d0, nl, 0.1f);
+  random_labels(&r, labels, np, c, 0.2);
+  for (int zero_weight = 0; zero_weight < 2; zero_weight++) {
+    memcpy(spoilt, logits, nl * sizeof *spoilt);
+    int spoiled = 0, zero_weight_pixels = 0;
+    for (size_t pix = 0; pix < np; pix++) {
+      const bool ignored = labels[pix] == LOSS_IGNORE_LABEL;
+      zero_weight_pixels += labels[pix] == 0;
+      if (!ignored && !(zero_weight && labels[pix] == 0))
+        continue;
+      const size_t b = pix / hw, i = pix % hw;
+      for (int k = 0; k < c; k++)
+        if ((pix + (size_t)k) % 2 == 0)
+          spoilt[(b * c + k) * hw + i] = bad[(pix + (size_t)k) % 3];
+      spoiled++;
+    }
+    cr_assert(spoiled > 0 && zero_weight_pixels > 0);
+    float loss_want = -1.0f, loss_got = -2.0f;
+    memcpy(want, d0, nl * sizeof *want);
+    memcpy(got, d0, nl * sizeof *got);
+    TRY_OK(
+        be->ce_forward_backward(&s, logits, labels, weights, NULL, 0.0f, 0.4f, &loss_want, want));
+    TRY_OK(be->ce_forward_backward(&s, spoilt, labels, weights, NULL, 0.0f, 0.4f, &loss_got, got));
+    for (size_t i = 0; i < nl; i++)
+      cr_assert(got[i] == want[i], "zero_weight %d: dlogits[%zu] %g, with finite logits %g",
+                zero_weight, i, (double)got[i], (double)want[i]);
+    if (zero_weight)
+      cr_assert(isnan(loss_got), "a weight-0 pixel's 0 * NaN: loss %g", (double)loss_got);
+    else
+      cr_assert(isfinite(loss_got) && fabsf(loss_got - loss_want) <= 1e-6f * loss_want,
+                "loss %g, with finite logits %g", (double)loss_got, (double)loss_want);
+  }
+  free(logits), free(spoilt), free(d0), free(want), free(got), free(labels);
+}
+
 Test(loss, rejects_bad_input) {
   test_env env;
   test_env_init(&env, 1);

@@ -1,12 +1,16 @@
 /* Element-wise parts of the context block, as lib/cpu/cpu_context.c: row
  * centering (whitening) and Z = gamma * Y_pair + Y_un. Sums are in double as on
- * the CPU; reductions over a row use one block per row, and dgamma's total over
- * the rows is added in a fixed order (per-row partials, then one block), so
- * results do not depend on scheduling. gamma and dgamma are device scalars. */
+ * the CPU and added in an order fixed by the shape, so results do not depend on
+ * scheduling: a row's sum for centering comes from per-chunk partials
+ * (lib/cuda/cuda_segment_sums.cuh, so that a few long rows, layer-norm style
+ * whitening of whole samples, still spread over the whole GPU); dgamma's total
+ * over the rows is added from per-row partials by one block. gamma and dgamma
+ * are device scalars. */
 #include "lib/cuda/cuda_block_reduce.cuh"
 #include "lib/cuda/cuda_check.h"
 #include "lib/cuda/cuda_ops.h"
 #include "lib/cuda/cuda_scratch.h"
+#include "lib/cuda/cuda_segment_sums.cuh"
 
 #define GRID_STRIDE_LOOP(i, n)                                                                \
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n);                     \
@@ -15,18 +19,32 @@
 /* per-row sums of dz * pair for dgamma */
 static cuda_scratch row_partials;
 
-/* one block per row; x == y allowed (every read of the row happens before the
- * block-wide reduction, every write after it) */
-__global__ static void center_rows_kernel(int len, const float *x, float *y) {
-  const float *xr = x + (size_t)blockIdx.x * len;
-  float *yr = y + (size_t)blockIdx.x * len;
-  double s = 0.0;
-  for (int i = threadIdx.x; i < len; i += blockDim.x)
-    s += xr[i];
-  s = block_reduce(s, reduce_add(), 0.0);
-  const float mean = (float)(s / len);
-  for (int i = threadIdx.x; i < len; i += blockDim.x)
-    yr[i] = xr[i] - mean;
+/* ---- center_rows: a segment per row, its chunks' sums, the mean, the subtraction ---- */
+
+namespace {
+struct row_value {
+  const float *x;
+  __device__ double2 operator()(int, int, size_t at) const { return make_double2(x[at], 0.0); }
+};
+} // namespace
+
+/* mean[r].x = (float)(row r's sum / len), the CPU's float mean */
+__global__ static void row_mean_kernel(int rows, int len, int splits, const double2 *partials,
+                                       double2 *mean) {
+  FOR_EACH_INDEX(r, rows) {
+    const float m = (float)(segment_total(partials, splits, r).x / len);
+    mean[r] = make_double2(m, 0.0);
+  }
+}
+
+/* x == y allowed: each element is read and written by the same thread */
+__global__ static void subtract_row_mean_kernel(int rows, int len, const double2 *mean,
+                                                const float *x, float *y) {
+  FOR_EACH_ROW(r, rows) {
+    const float m = (float)mean[r].x;
+    const size_t base = (size_t)r * len;
+    FOR_EACH_ROW_ELEMENT(i, len) y[base + i] = x[base + i] - m;
+  }
 }
 
 __global__ static void combine_forward_kernel(size_t total, int p, const float *gamma,
@@ -83,8 +101,22 @@ __global__ static void combine_dgamma_kernel(size_t rows, const double *row_dgam
 dnl_status cuda_center_rows(int rows, int len, const float *x, float *y) {
   if (rows <= 0 || len <= 0)
     return DNL_OK;
-  center_rows_kernel<<<rows, CUDA_BLOCK>>>(len, x, y);
-  CUDA_CHECK_LAUNCH("center_rows_kernel");
+  segment_layout l;
+  l.segments = rows;
+  l.rows = 1;
+  l.len = len;
+  l.seg_stride = (size_t)len;
+  l.row_stride = (size_t)len;
+  const int splits = segment_splits(&l);
+  const size_t npart = (size_t)rows * splits;
+  double2 *scratch;
+  DNL_TRY(cuda_segment_scratch(npart + (size_t)rows, &scratch));
+  double2 *partials = scratch, *mean = scratch + npart;
+  DNL_TRY(segment_partials(&l, splits, row_value{x}, partials));
+  row_mean_kernel<<<norm_index_blocks(rows), ROW_BLOCK>>>(rows, len, splits, partials, mean);
+  CUDA_CHECK_LAUNCH("row_mean_kernel");
+  subtract_row_mean_kernel<<<norm_rows_grid(rows, len), ROW_BLOCK>>>(rows, len, mean, x, y);
+  CUDA_CHECK_LAUNCH("subtract_row_mean_kernel");
   return DNL_OK;
 }
 

@@ -312,14 +312,31 @@ size_t cuda_conv2d_workspace(const conv2d_shape *s) {
   return max3(p->fwd_bytes, p->bwd_data_bytes, p->bwd_filter_bytes);
 }
 
+/* A cuDNN call of an op that failed on plan p, in one line naming the shape,
+ * the direction and its algorithm: out of device memory (with the free
+ * memory), a shape cuDNN does not support after all, or another failure. */
+static dnl_status run_failed(const conv_plan *p, const char *direction, int algo,
+                             cudnnStatus_t st) {
+  char d[256], what[400];
+  describe(&p->shape, d, sizeof d);
+  snprintf(what, sizeof what, "cuDNN conv2d %s (algorithm %d) for %s", direction, algo, d);
+  if (st == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED)
+    return cuda_oom_error(what, 0, cudnnGetErrorString(st));
+  const bool unsupported = st >= CUDNN_STATUS_NOT_SUPPORTED && st < CUDNN_STATUS_INTERNAL_ERROR;
+  return dnl_error(unsupported ? DNL_ERR_UNSUPPORTED : DNL_ERR_INTERNAL, "%s failed (%s math): %s",
+                   what, tf32_on ? "TF32" : "FP32 (DNL_CUDA_TF32=0)", cudnnGetErrorString(st));
+}
+
 dnl_status cuda_conv2d_forward(const conv2d_shape *s, const float *x, const float *w,
                                const float *bias, float *y, void *ws) {
   const conv_plan *p;
   DNL_TRY(plan_get(s, &p));
   cudnnHandle_t h = cuda_cudnn_handle();
   const float one = 1.0f, zero = 0.0f;
-  CUDNN_CHECK(cudnnConvolutionForward(h, &one, p->x, x, p->w, w, p->fwd, p->fwd_algo, ws,
-                                      p->fwd_bytes, &zero, p->y, y));
+  cudnnStatus_t st = cudnnConvolutionForward(h, &one, p->x, x, p->w, w, p->fwd, p->fwd_algo, ws,
+                                             p->fwd_bytes, &zero, p->y, y);
+  if (st != CUDNN_STATUS_SUCCESS)
+    return run_failed(p, "forward", (int)p->fwd_algo, st);
   if (bias)
     CUDNN_CHECK(cudnnAddTensor(h, &one, p->bias, bias, &one, p->y, y));
   return DNL_OK;
@@ -331,14 +348,20 @@ dnl_status cuda_conv2d_backward(const conv2d_shape *s, const float *x, const flo
   DNL_TRY(plan_get(s, &p));
   cudnnHandle_t h = cuda_cudnn_handle();
   const float one = 1.0f;
-  if (dx)
-    CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, p->w, w, p->y, dy, p->bwd_data,
-                                             p->bwd_data_algo, ws, p->bwd_data_bytes, &one, p->x,
-                                             dx));
-  if (dw)
-    CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, p->x, x, p->y, dy, p->bwd_filter,
-                                               p->bwd_filter_algo, ws, p->bwd_filter_bytes, &one,
-                                               p->w, dw));
+  cudnnStatus_t st;
+  if (dx) {
+    st = cudnnConvolutionBackwardData(h, &one, p->w, w, p->y, dy, p->bwd_data, p->bwd_data_algo, ws,
+                                      p->bwd_data_bytes, &one, p->x, dx);
+    if (st != CUDNN_STATUS_SUCCESS)
+      return run_failed(p, "backward data", (int)p->bwd_data_algo, st);
+  }
+  if (dw) {
+    st =
+        cudnnConvolutionBackwardFilter(h, &one, p->x, x, p->y, dy, p->bwd_filter,
+                                       p->bwd_filter_algo, ws, p->bwd_filter_bytes, &one, p->w, dw);
+    if (st != CUDNN_STATUS_SUCCESS)
+      return run_failed(p, "backward filter", (int)p->bwd_filter_algo, st);
+  }
   if (dbias)
     CUDNN_CHECK(cudnnConvolutionBackwardBias(h, &one, p->y, dy, &one, p->bias, dbias));
   return DNL_OK;

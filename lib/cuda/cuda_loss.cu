@@ -137,7 +137,9 @@ __global__ static void ce_sums_kernel(ce_shape s, const float *logits, const int
   }
 }
 
-/* dlogits += (float)(scale * w_y) * (softmax - onehot) at the selected pixels */
+/* dlogits += g * (softmax - onehot), g = (float)(scale * w_y), at the selected
+ * pixels with g != 0: as on the CPU, a pixel of weight 0 leaves dlogits as it
+ * is even where its logits are not finite (0 * NaN would write NaN) */
 __global__ static void ce_grad_kernel(ce_shape s, const float *logits, const int32_t *labels,
                                       const float *weights, const float *p_gt,
                                       float threshold, double scale, float *dlogits) {
@@ -146,11 +148,13 @@ __global__ static void ce_grad_kernel(ce_shape s, const float *logits, const int
     const int32_t l = labels[pix];
     if (!selected(s, l, p_gt, threshold, pix))
       continue;
+    const double w = weights ? weights[l] : 1.0;
+    const float g = (float)(scale * w);
+    if (g == 0.0f)
+      continue;
     const float *lp = pixel_logits(s, logits, pix);
     float *dp = dlogits + (pix / s.hw) * s.c * s.hw + pix % s.hw;
     const float lse = pixel_lse(lp, s.c, s.hw);
-    const double w = weights ? weights[l] : 1.0;
-    const float g = (float)(scale * w);
     for (int k = 0; k < s.c; k++)
       dp[(size_t)k * s.hw] += g * (expf(lp[(size_t)k * s.hw] - lse) - (k == l ? 1.0f : 0.0f));
   }

@@ -1,23 +1,39 @@
 /* Device memory: allocation, copies between host and device, fill, sync. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lib/cuda/cuda_check.h"
 #include "lib/cuda/cuda_ops.h"
+
+static double mib(size_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+dnl_status cuda_oom_error(const char *what, size_t bytes, const char *cause) {
+  cudaGetLastError();
+  char asked[64] = "";
+  if (bytes)
+    snprintf(asked, sizeof asked, " asked for %.1f MiB,", mib(bytes));
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    return dnl_error(DNL_ERR_NOMEM, "cuda: out of device memory: %s%s free memory unknown (%s)",
+                     what, asked, cause);
+  }
+  return dnl_error(DNL_ERR_NOMEM, "cuda: out of device memory: %s%s %.1f of %.1f MiB free (%s)",
+                   what, asked, mib(free_bytes), mib(total_bytes), cause);
+}
 
 dnl_status cuda_alloc(size_t bytes, void **out) {
   *out = NULL;
   cudaError_t e = cudaMalloc(out, bytes ? bytes : sizeof(float));
   if (e == cudaSuccess)
     return DNL_OK;
+  *out = NULL;
+  if (e == cudaErrorMemoryAllocation)
+    return cuda_oom_error("cuda alloc", bytes ? bytes : sizeof(float), cudaGetErrorString(e));
   cudaGetLastError(); /* clear the recorded error: later launch checks read it */
-  size_t free_bytes = 0, total_bytes = 0;
-  if (cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess)
-    return dnl_error(cuda_status_code(e), "cuda: cannot allocate %zu bytes: %s", bytes,
-                     cudaGetErrorString(e));
-  return dnl_error(cuda_status_code(e),
-                   "cuda: cannot allocate %zu bytes (%zu of %zu bytes free on the device): %s",
-                   bytes, free_bytes, total_bytes, cudaGetErrorString(e));
+  return dnl_error(DNL_ERR_INTERNAL, "cuda: cannot allocate %zu bytes: %s", bytes,
+                   cudaGetErrorString(e));
 }
 
 void cuda_free(void *p) {

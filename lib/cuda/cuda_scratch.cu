@@ -1,5 +1,7 @@
 #include "lib/cuda/cuda_scratch.h"
 
+#include <stdio.h>
+
 #include "lib/cuda/cuda_check.h"
 
 dnl_status cuda_scratch_get(cuda_scratch *s, size_t bytes, const char *what, void **out) {
@@ -14,10 +16,14 @@ dnl_status cuda_scratch_get(cuda_scratch *s, size_t bytes, const char *what, voi
     s->bytes = 0;
     cudaError_t e = cudaMalloc(&s->p, bytes);
     if (e != cudaSuccess) {
-      cudaGetLastError(); /* clear it: later launch checks read the last error */
       s->p = NULL;
-      return dnl_error(cuda_status_code(e), "cuda %s: cannot allocate %zu bytes of scratch: %s",
-                       what, bytes, cudaGetErrorString(e));
+      char who[96];
+      snprintf(who, sizeof who, "scratch of %s", what);
+      if (e == cudaErrorMemoryAllocation)
+        return cuda_oom_error(who, bytes, cudaGetErrorString(e));
+      cudaGetLastError(); /* clear it: later launch checks read the last error */
+      return dnl_error(DNL_ERR_INTERNAL, "cuda %s: cannot allocate %zu bytes: %s", who, bytes,
+                       cudaGetErrorString(e));
     }
     s->bytes = bytes;
   }

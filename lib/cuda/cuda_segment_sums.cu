@@ -35,11 +35,15 @@ dnl_status cuda_segment_scratch(size_t count, double2 **out) {
     scratch_count = 0;
     cudaError_t e = cudaMalloc((void **)&scratch, count * sizeof(double2));
     if (e != cudaSuccess) {
-      cudaGetLastError(); /* later launch checks read the recorded error */
       scratch = NULL;
-      return dnl_error(cuda_status_code(e),
-                       "cuda normalisation ops: cannot allocate %zu bytes of scratch: %s",
-                       count * sizeof(double2), cudaGetErrorString(e));
+      if (e == cudaErrorMemoryAllocation)
+        return cuda_oom_error("scratch of the normalisation and centering ops",
+                              count * sizeof(double2), cudaGetErrorString(e));
+      cudaGetLastError(); /* later launch checks read the recorded error */
+      return dnl_error(
+          DNL_ERR_INTERNAL,
+          "cuda normalisation and centering ops: cannot allocate %zu bytes of scratch: %s",
+          count * sizeof(double2), cudaGetErrorString(e));
     }
     scratch_count = count;
   }

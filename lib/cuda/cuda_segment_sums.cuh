@@ -1,6 +1,6 @@
 /* Per-segment pairs of double sums for the normalisation ops (batch norm per
- * channel, group norm per sample and group), deterministic and spread over the
- * whole GPU whatever the shape.
+ * channel, group norm per sample and group) and row centering (a segment per
+ * row), deterministic and spread over the whole GPU whatever the shape.
  *
  * A segment is `rows` rows of `len` floats; element i of row r of segment s is
  * at s * seg_stride + r * row_stride + i. A batch-norm channel is the n rows
@@ -35,7 +35,7 @@ typedef struct segment_layout {
 /* Splits per segment for a layout (at least 1). */
 int segment_splits(const segment_layout *l);
 
-/* The shared device scratch of the normalisation ops, at least count double2s:
+/* The shared device scratch of these ops, at least count double2s:
  * the partial sums and what an op's finalising kernel hands to the next one.
  * Valid until the next call (ops run in order on the default stream, so one op's
  * kernels have read it before the next op's kernels write it). */
