@@ -19,19 +19,24 @@ typedef struct stat_panel {
 
 /* two per row: pairwise on the left, unary on the right */
 static const stat_panel panels[] = {
-    {"pair_region_ratio", "pairwise: attention mass in the query's own region / region share",
+    {"pair_region_ratio", "pairwise: attention mass on the query's own class / class share",
      "ratio (1 = no preference)", 1.0},
     {"unary_cue_ratio", "unary: attention mass on the cue / cue share", "ratio (1 = no preference)",
      1.0},
-    {"pair_entropy", "pairwise: entropy of a query's attention / log P", "H / log P (1 = uniform)", 1.0},
-    {"unary_entropy", "unary: entropy of the map / log P", "H / log P (1 = uniform)", 1.0},
-    {"pair_contrib", "pairwise term's output: |output| / |block input|", "|term output| / |input|", 0.0},
-    {"unary_contrib", "unary term's output: |output| / |block input|", "|term output| / |input|", 0.0},
-    {"gamma", "gamma: the block's output scale", "gamma", 0.0},
+    {"pair_far_ratio", "pairwise: mass on the own class outside the query's region / share",
+     "ratio (1 = no preference)", 1.0},
     {"unary_boundary_ratio", "unary: attention mass on region boundaries / boundary share",
      "ratio (1 = no preference)", 1.0},
+    {"pair_entropy", "pairwise: entropy of a query's attention / log P", "H / log P (1 = uniform)",
+     1.0},
+    {"unary_entropy", "unary: entropy of the map / log P", "H / log P (1 = uniform)", 1.0},
+    {"pair_contrib", "pairwise term's output: |output| / |block input|", "|term output| / |input|",
+     0.0},
+    {"unary_contrib", "unary term's output: |output| / |block input|", "|term output| / |input|",
+     0.0},
+    {"gamma", "gamma: the block's output scale", "gamma", 0.0},
 };
-#define PANELS 8
+#define PANELS 9
 #define PANEL_W 600
 #define PANEL_H 260      /* a panel's plot area */
 #define TITLE_H 34       /* the figure's title */

@@ -21,8 +21,9 @@ static const struct {
                    {"unary_cue_ratio", "unary cue ratio", "%.2f"},
                    {"gamma", "gamma", "%.3f"},
                    {"pair_contrib", "pair contrib", "%.3f"},
-                   {"unary_contrib", "unary contrib", "%.3f"}};
-#define SHOWN_STATS 5
+                   {"unary_contrib", "unary contrib", "%.3f"},
+                   {"pair_far_ratio", "pair far ratio", "%.2f"}};
+#define SHOWN_STATS 6
 
 typedef struct table_row {
   const run_group *g;

@@ -160,24 +160,39 @@ static void add_unary(eval_stats *es) {
   }
 }
 
+dnl_status eval_stats_accumulate(eval_stats *es, const uint8_t *small, int fh, int fw,
+                                 const int *qpos, int nq, const float *pair_rows,
+                                 const float *unary_map) {
+  DNL_TRY(ensure_buffers(es, fh, fw));
+  const size_t p = (size_t)fh * fw;
+  if (small != es->small)
+    memcpy(es->small, small, p);
+  if (nq > 0 && pair_rows != es->pair_rows)
+    memcpy(es->pair_rows, pair_rows, (size_t)nq * p * sizeof(float));
+  if (unary_map && unary_map != es->unary_map)
+    memcpy(es->unary_map, unary_map, p * sizeof(float));
+  if (nq > 0)
+    add_pairwise(es, qpos, nq);
+  if (unary_map)
+    add_unary(es);
+  return DNL_OK;
+}
+
 dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uint8_t *label, int H,
                           int W, long index) {
   if (!es->pairwise && !es->unary)
     return DNL_OK;
-  DNL_TRY(ensure_buffers(es, net->head.a.shape[2], net->head.a.shape[3]));
-  const int p = es->fh * es->fw;
-  labels_downsample(label, H, W, es->small, es->fh, es->fw);
+  const int fh = net->head.a.shape[2], fw = net->head.a.shape[3];
+  DNL_TRY(ensure_buffers(es, fh, fw));
+  labels_downsample(label, H, W, es->small, fh, fw);
   int qpos[EVAL_STATS_QUERIES];
-  const int nq = es->pairwise ? draw_queries(es->small, p, index, qpos) : 0;
+  const int nq = es->pairwise ? draw_queries(es->small, fh * fw, index, qpos) : 0;
   if (nq == 0 && !es->unary)
     return DNL_OK;
   DNL_TRY(segnet_attention(net, ctx, 0, qpos, nq, nq > 0 ? es->pair_rows : NULL,
                            es->unary ? es->unary_map : NULL));
-  if (nq > 0)
-    add_pairwise(es, qpos, nq);
-  if (es->unary)
-    add_unary(es);
-  return DNL_OK;
+  return eval_stats_accumulate(es, es->small, fh, fw, qpos, nq, es->pair_rows,
+                               es->unary ? es->unary_map : NULL);
 }
 
 static double mean_of(const eval_stats *es, int sum, int count) {

@@ -65,6 +65,12 @@ void eval_stats_init(eval_stats *es, const segnet *net, bool cue);
  * query draw). */
 dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uint8_t *label, int H,
                           int W, long index);
+/* The arithmetic of eval_stats_add on given maps at feature resolution:
+ * small [fh, fw] labels, pair_rows [nq, fh * fw] for the queries qpos, unary
+ * map [fh * fw] or NULL. */
+dnl_status eval_stats_accumulate(eval_stats *es, const uint8_t *small, int fh, int fw,
+                                 const int *qpos, int nq, const float *pair_rows,
+                                 const float *unary_map);
 /* Sums over the ranks of d, then the means. */
 dnl_status eval_stats_finish(eval_stats *es, dist *d, eval_stats_means *out);
 void eval_stats_free(eval_stats *es);

@@ -209,6 +209,7 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
   row.gamma = m->gamma;
   row.pair_contrib = m->pair_contrib;
   row.unary_contrib = m->unary_contrib;
+  row.pair_far_ratio = m->pair_far_ratio;
   dnl_status st = rf ? results_append_eval(rf, &row) : DNL_OK;
   if (report) {
     char terms[200];

@@ -8,6 +8,7 @@
 #include "analysis/figures.h"
 #include "tests/test_fake_runs.h"
 #include "tests/test_tmpdir.h"
+#include "lib/store/results.h"
 #include "tests/test_util.h"
 
 #define NQ FAKE_NQ
@@ -169,7 +170,7 @@ Test(analysis, plot_of_one_evaluation_prints_nothing_on_stderr) {
   char dir[64], args[1024], path[256];
   tmpdir_make(dir, sizeof dir, "analysis");
   /* one seed per group, one evaluation per run: every curve is a single point */
-  const double stats[8] = {1.5, 0.9, 2.0, 1.1, 0.8, 0.05, 0.02, 0.01};
+  const double stats[RESULTS_EVAL_STATS] = {1.5, 0.9, 2.0, 1.1, 0.8, 0.05, 0.02, 0.01, 1.3};
   fake_run none = {"none_s1", "none", "none", "", "synth", 1, 0.4, true};
   fake_run nl = {"nl_s1", "nl", "nl", "", "synth", 1, 0.5, true};
   fake_run dnl = {"dnl_s1", "dnl", "dnl", "", "synth", 1, 0.6, true};

@@ -57,7 +57,8 @@ static void set_stats(results_eval_row *row, const double *stats, double scale) 
   double *dst[RESULTS_EVAL_STATS] = {&row->pair_region_ratio, &row->pair_entropy,
                                      &row->unary_cue_ratio,   &row->unary_boundary_ratio,
                                      &row->unary_entropy,     &row->gamma,
-                                     &row->pair_contrib,      &row->unary_contrib};
+                                     &row->pair_contrib,      &row->unary_contrib,
+                                     &row->pair_far_ratio};
   for (int i = 0; stats && i < RESULTS_EVAL_STATS; i++)
     *dst[i] = stats[i] * scale;
 }

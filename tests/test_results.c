@@ -60,6 +60,7 @@ static void append_eval(results_file *rf, int64_t iter) {
   row.gamma = stat_value(iter, 5);
   row.pair_contrib = stat_value(iter, 6);
   row.unary_contrib = stat_value(iter, 7);
+  row.pair_far_ratio = stat_value(iter, 8);
   TRY_OK(results_append_eval(rf, &row));
 }
 

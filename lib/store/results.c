@@ -28,21 +28,23 @@ static const char *const eval_columns[] = {"iter", "miou", "pixel_acc", "class_i
 #define EVAL_COLUMNS 5
 
 const char *const results_eval_stat_names[RESULTS_EVAL_STATS] = {
-    "pair_region_ratio", "pair_entropy", "unary_cue_ratio", "unary_boundary_ratio",
-    "unary_entropy",     "gamma",        "pair_contrib",    "unary_contrib"};
+    "pair_region_ratio",    "pair_entropy",  "unary_cue_ratio",
+    "unary_boundary_ratio", "unary_entropy", "gamma",
+    "pair_contrib",         "unary_contrib", "pair_far_ratio"};
 
 results_eval_row results_eval_row_blank(void) {
   results_eval_row row = {.miou = NAN, .pixel_acc = NAN};
   row.pair_region_ratio = row.pair_entropy = row.unary_cue_ratio = NAN;
   row.unary_boundary_ratio = row.unary_entropy = row.gamma = NAN;
-  row.pair_contrib = row.unary_contrib = NAN;
+  row.pair_contrib = row.unary_contrib = row.pair_far_ratio = NAN;
   return row;
 }
 
 void results_eval_row_stats(const results_eval_row *row, double out[RESULTS_EVAL_STATS]) {
   const double v[RESULTS_EVAL_STATS] = {
-      row->pair_region_ratio, row->pair_entropy, row->unary_cue_ratio, row->unary_boundary_ratio,
-      row->unary_entropy,     row->gamma,        row->pair_contrib,    row->unary_contrib};
+      row->pair_region_ratio,    row->pair_entropy,  row->unary_cue_ratio,
+      row->unary_boundary_ratio, row->unary_entropy, row->gamma,
+      row->pair_contrib,         row->unary_contrib, row->pair_far_ratio};
   memcpy(out, v, sizeof v);
 }
 

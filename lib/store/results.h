@@ -49,10 +49,11 @@ typedef struct results_eval_row {
   double unary_entropy;               /* normalised entropy of the unary map */
   double gamma;                       /* the block's gamma */
   double pair_contrib, unary_contrib; /* ||term's output|| / ||block input|| (Frobenius) */
+  double pair_far_ratio; /* like pair_region_ratio, outside the query's connected region */
 } results_eval_row;
 
-/* The /eval statistic columns, in results_eval_row order (pair_region_ratio ... unary_contrib). */
-#define RESULTS_EVAL_STATS 8
+/* The /eval statistic columns, in results_eval_row order (pair_region_ratio ... pair_far_ratio). */
+#define RESULTS_EVAL_STATS 9
 extern const char *const results_eval_stat_names[RESULTS_EVAL_STATS];
 
 /* A row with iter 0, miou and pixel_acc NaN, no arrays and every statistic NaN. */

@@ -55,15 +55,17 @@ static dnl_status read_train(hid_t f, results_train_log *t) {
 
 double *results_eval_stat(const results_eval_log *e, int i) {
   double *const cols[RESULTS_EVAL_STATS] = {
-      e->pair_region_ratio, e->pair_entropy, e->unary_cue_ratio, e->unary_boundary_ratio,
-      e->unary_entropy,     e->gamma,        e->pair_contrib,    e->unary_contrib};
+      e->pair_region_ratio,    e->pair_entropy,  e->unary_cue_ratio,
+      e->unary_boundary_ratio, e->unary_entropy, e->gamma,
+      e->pair_contrib,         e->unary_contrib, e->pair_far_ratio};
   return i >= 0 && i < RESULTS_EVAL_STATS ? cols[i] : NULL;
 }
 
 static double **eval_stat_slot(results_eval_log *e, int i) {
   double **const slots[RESULTS_EVAL_STATS] = {
-      &e->pair_region_ratio, &e->pair_entropy, &e->unary_cue_ratio, &e->unary_boundary_ratio,
-      &e->unary_entropy,     &e->gamma,        &e->pair_contrib,    &e->unary_contrib};
+      &e->pair_region_ratio,    &e->pair_entropy,  &e->unary_cue_ratio,
+      &e->unary_boundary_ratio, &e->unary_entropy, &e->gamma,
+      &e->pair_contrib,         &e->unary_contrib, &e->pair_far_ratio};
   return slots[i];
 }
 

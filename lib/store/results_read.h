@@ -27,7 +27,7 @@ typedef struct results_eval_log {
   /* [n] each, NaN where not applicable or when the file has no such column (written
    * before the statistics existed); meaning in lib/store/results.h, results_eval_row */
   double *pair_region_ratio, *pair_entropy, *unary_cue_ratio, *unary_boundary_ratio;
-  double *unary_entropy, *gamma, *pair_contrib, *unary_contrib;
+  double *unary_entropy, *gamma, *pair_contrib, *unary_contrib, *pair_far_ratio;
 } results_eval_log;
 
 /* The statistic column i (0 .. RESULTS_EVAL_STATS - 1, in results_eval_stat_names order of
