@@ -235,6 +235,11 @@ typedef struct dnl_backend {
  * has no CUDA or no GPU is present. */
 dnl_status backend_get(dnl_device device, const dnl_backend **out);
 
+/* Allocates zeroed storage for t through the device's backend. */
+dnl_status tensor_alloc(tensor *t, dnl_device device, int ndim, const int *shape);
+/* Frees storage t owns (a view is left alone). */
+void tensor_free(tensor *t);
+
 /* DNL_ERR_UNSUPPORTED naming the first missing op. */
 dnl_status backend_check(const dnl_backend *be);
 
