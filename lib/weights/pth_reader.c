@@ -14,7 +14,7 @@ static const uint8_t legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
 /* how deep "state_dict" / "model" entries are followed */
 #define MAX_NESTING 4
 
-bool pth_sniff_legacy(const uint8_t *buf, size_t len) {
+static bool sniff_legacy(const uint8_t *buf, size_t len) {
   size_t n = len < 32 ? len : 32;
   if (n < 2 || buf[0] != 0x80)
     return false;
@@ -69,7 +69,9 @@ static void key_sample(const pk_value *d, char *buf, size_t len) {
 static dnl_status add_tensor(weight_file *wf, const char *name, const pk_value *t,
                              storage_resolver resolve, void *ctx) {
   const pk_value *st = t->u.tensor.storage;
-  wtensor w = {.name = (char *)name, .dtype = st->u.storage.dtype, .ndim = t->u.tensor.ndim,
+  wtensor w = {.name = (char *)name,
+               .dtype = st->u.storage.dtype,
+               .ndim = t->u.tensor.ndim,
                .offset = t->u.tensor.offset};
   memcpy(w.shape, t->u.tensor.shape, sizeof w.shape);
   memcpy(w.stride, t->u.tensor.stride, sizeof w.stride);
@@ -112,8 +114,8 @@ static dnl_status collect(weight_file *wf, const pk_value *root, storage_resolve
   if (wf->tensors.count == 0) {
     char keys[320];
     key_sample(d, keys, sizeof keys);
-    return dnl_error(DNL_ERR_FORMAT, "%s: no tensors in the checkpoint's %s%s (keys: %s)",
-                     wf->path, wf->container[0] ? wf->container : "top-level dict",
+    return dnl_error(DNL_ERR_FORMAT, "%s: no tensors in the checkpoint's %s%s (keys: %s)", wf->path,
+                     wf->container[0] ? wf->container : "top-level dict",
                      wf->container[0] ? " entry" : "", keys[0] ? keys : "none");
   }
   return DNL_OK;
@@ -174,9 +176,8 @@ static dnl_status zip_check_byteorder(zip_ctx *z) {
   return DNL_OK;
 }
 
-dnl_status pth_read_zip(weight_file *wf) {
+static dnl_status read_zip(weight_file *wf) {
   zip_ctx z = {.wf = wf};
-  wf->format = "pytorch-zip";
   DNL_TRY(zip_open(&z.zip, wf->map, wf->len, wf->path));
   pickle_doc doc;
   pickle_doc_init(&doc);
@@ -276,8 +277,8 @@ static dnl_status legacy_storages(legacy_ctx *l, const pickle_doc *doc, const pk
     const pk_value *k = keys->u.seq.items[i];
     const pk_value *st = k->kind == PK_STR ? storage_with_key(doc, k->u.str.s) : NULL;
     if (!st)
-      return dnl_error(DNL_ERR_FORMAT, "%s: storage key %zu of the list names no storage",
-                       wf->path, i);
+      return dnl_error(DNL_ERR_FORMAT, "%s: storage key %zu of the list names no storage", wf->path,
+                       i);
     int64_t numel;
     size_t es = wdtype_size(st->u.storage.dtype);
     if (wf->len - pos < 8)
@@ -298,8 +299,7 @@ static dnl_status legacy_storages(legacy_ctx *l, const pickle_doc *doc, const pk
   return DNL_OK;
 }
 
-dnl_status pth_read_legacy(weight_file *wf) {
-  wf->format = "pytorch-legacy";
+static dnl_status read_legacy(weight_file *wf) {
   pickle_doc doc;
   pickle_doc_init(&doc);
   legacy_ctx l = {.wf = wf};
@@ -323,3 +323,7 @@ dnl_status pth_read_legacy(weight_file *wf) {
   pickle_doc_free(&doc);
   return s;
 }
+
+const weight_format pth_zip_format = {.name = "pytorch-zip", .sniff = zip_sniff, .read = read_zip};
+const weight_format pth_legacy_format = {
+    .name = "pytorch-legacy", .sniff = sniff_legacy, .read = read_legacy};

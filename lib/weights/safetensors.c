@@ -14,7 +14,7 @@ static uint64_t header_length(const uint8_t *buf) {
   return n;
 }
 
-bool safetensors_sniff(const uint8_t *buf, size_t len) {
+static bool sniff(const uint8_t *buf, size_t len) {
   if (len < 10)
     return false;
   uint64_t n = header_length(buf);
@@ -25,9 +25,8 @@ static const struct {
   const char *name;
   wdtype dtype;
 } dtypes[] = {
-    {"F32", WDT_F32},  {"F16", WDT_F16},  {"BF16", WDT_BF16}, {"F64", WDT_F64},
-    {"I64", WDT_I64},  {"I32", WDT_I32},  {"I16", WDT_I16},   {"I8", WDT_I8},
-    {"U8", WDT_U8},    {"BOOL", WDT_BOOL},
+    {"F32", WDT_F32}, {"F16", WDT_F16}, {"BF16", WDT_BF16}, {"F64", WDT_F64}, {"I64", WDT_I64},
+    {"I32", WDT_I32}, {"I16", WDT_I16}, {"I8", WDT_I8},     {"U8", WDT_U8},   {"BOOL", WDT_BOOL},
 };
 
 /* One header entry into a tensor; data is the start of the data section. */
@@ -46,12 +45,12 @@ static dnl_status read_entry(weight_file *wf, const char *name, const json_value
   while (i < n && strcmp(dtypes[i].name, dt->str))
     i++;
   if (i == n)
-    return dnl_error(DNL_ERR_UNSUPPORTED, "%s: %s: dtype %.16s is not supported", wf->path,
-                     name, dt->str);
+    return dnl_error(DNL_ERR_UNSUPPORTED, "%s: %s: dtype %.16s is not supported", wf->path, name,
+                     dt->str);
   t.dtype = dtypes[i].dtype;
   if (shape->count > WTENSOR_MAX_DIMS)
-    return dnl_error(DNL_ERR_FORMAT, "%s: %s: %zu dimensions (at most %d are supported)",
-                     wf->path, name, shape->count, WTENSOR_MAX_DIMS);
+    return dnl_error(DNL_ERR_FORMAT, "%s: %s: %zu dimensions (at most %d are supported)", wf->path,
+                     name, shape->count, WTENSOR_MAX_DIMS);
   t.ndim = (int)shape->count;
   for (int d = 0; d < t.ndim; d++) {
     const json_value *s = &shape->items[d];
@@ -70,13 +69,11 @@ static dnl_status read_entry(weight_file *wf, const char *name, const json_value
   int64_t begin = offs->items[0].i, end = offs->items[1].i;
   uint64_t es = wdtype_size(t.dtype);
   if (begin < 0 || end < begin || (uint64_t)end > data_len)
-    return dnl_error(DNL_ERR_FORMAT,
-                     "%s: %s: data_offsets [%lld, %lld] outside the %llu data bytes: truncated?",
-                     wf->path, name, (long long)begin, (long long)end,
-                     (unsigned long long)data_len);
+    return dnl_error(
+        DNL_ERR_FORMAT, "%s: %s: data_offsets [%lld, %lld] outside the %llu data bytes: truncated?",
+        wf->path, name, (long long)begin, (long long)end, (unsigned long long)data_len);
   if ((uint64_t)(end - begin) / es != (uint64_t)numel || (uint64_t)(end - begin) % es)
-    return dnl_error(DNL_ERR_FORMAT,
-                     "%s: %s: %lld bytes for %lld elements of %s", wf->path, name,
+    return dnl_error(DNL_ERR_FORMAT, "%s: %s: %lld bytes for %lld elements of %s", wf->path, name,
                      (long long)(end - begin), (long long)numel, wdtype_name(t.dtype));
   t.storage = data + begin;
   t.storage_numel = numel;
@@ -86,8 +83,7 @@ static dnl_status read_entry(weight_file *wf, const char *name, const json_value
   return wtensor_list_add(&wf->tensors, name, &t);
 }
 
-dnl_status safetensors_read(weight_file *wf) {
-  wf->format = "safetensors";
+static dnl_status read_safetensors(weight_file *wf) {
   if (wf->len < 8)
     return dnl_error(DNL_ERR_FORMAT, "%s: %zu bytes: truncated safetensors file", wf->path,
                      wf->len);
@@ -110,8 +106,8 @@ dnl_status safetensors_read(weight_file *wf) {
     if (!strcmp(name, "__metadata__"))
       continue;
     if (!name[0] || h.items[i].kind != JSON_OBJECT)
-      s = dnl_error(DNL_ERR_FORMAT, "%s: entry '%.64s' is not a named tensor description",
-                    where, name);
+      s = dnl_error(DNL_ERR_FORMAT, "%s: entry '%.64s' is not a named tensor description", where,
+                    name);
     else
       s = read_entry(wf, name, &h.items[i], data, data_len);
   }
@@ -120,3 +116,6 @@ dnl_status safetensors_read(weight_file *wf) {
   json_free(&h);
   return s;
 }
+
+const weight_format safetensors_format = {
+    .name = "safetensors", .sniff = sniff, .read = read_safetensors};
