@@ -66,7 +66,7 @@ DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
   libopenmpi-dev
 
-.PHONY: all deps test asan bench clean help run
+.PHONY: all deps test check-layers asan bench clean help run
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -74,7 +74,8 @@ help:
 	@echo "make            build bin/runner and bin/analysis (CPU backend)"
 	@echo "make CUDA=1     also build the CUDA backend (lib/cuda, nvcc)"
 	@echo "make MPI=0      build without MPI (on when pkg-config finds it: mpirun training)"
-	@echo "make test       build and run the whole test suite"
+	@echo "make test       check-layers, then build and run the whole test suite"
+	@echo "make check-layers  includes against the layers of docs/architecture.md, no cycles"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
 	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
@@ -124,7 +125,11 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDNL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS) -lcriterion
 
-test: $(TEST_BIN) all
+# the folder layering and include cycles (docs/architecture.md, "Layers")
+check-layers:
+	@tests/check_layers.sh
+
+test: $(TEST_BIN) all check-layers
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
 	  DNL_BIN=$(BIN) $(abspath $(TEST_BIN)) --jobs 2 $(TEST_ARGS)
 
