@@ -13,10 +13,14 @@ NVCC := $(CUDA_HOME)/bin/nvcc
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 
+# jansson parses safetensors headers, libzip reads PyTorch's zip checkpoints (lib/weights)
+WEIGHTS_CFLAGS := $(shell pkg-config --cflags jansson libzip 2>/dev/null)
+WEIGHTS_LIBS := $(shell pkg-config --libs jansson libzip 2>/dev/null || echo -ljansson -lzip)
+
 WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
 GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS)
-LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) -lpthread -lm
+CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS) $(WEIGHTS_CFLAGS)
+LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) $(WEIGHTS_LIBS) -lpthread -lm
 
 # MPI for data-parallel training under mpirun (lib/dist/dist_mpi.c, docs/distributed.md):
 # on when pkg-config finds it, MPI=0 builds without
@@ -64,7 +68,7 @@ TEST_ARGS ?=
 
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5-dev \
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
-  libopenmpi-dev
+  libopenmpi-dev libjansson-dev libzip-dev
 
 .PHONY: all deps test check-layers asan bench clean help run
 all: $(BIN)/runner $(BIN)/analysis

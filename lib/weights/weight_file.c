@@ -68,6 +68,8 @@ dnl_status weight_file_open(const char *path, weight_file *wf) {
 }
 
 void weight_file_close(weight_file *wf) {
+  if (wf->source)
+    wf->source_free(wf->source);
   if (wf->map)
     munmap((void *)wf->map, wf->len);
   wtensor_list_free(&wf->tensors);

@@ -14,8 +14,8 @@
 #include "lib/weights/wtensor.h"
 
 /* A foreign weight file opened for import. The file is mapped read-only; its
- * tensors are described by wtensor records checked against the mapped bytes,
- * ready to convert. */
+ * tensors are described by wtensor records checked against the file's bytes
+ * (in the map, or read on demand through source), ready to convert. */
 typedef struct weight_file {
   char *path;
   const uint8_t *map; /* the whole file, read-only */
@@ -24,6 +24,10 @@ typedef struct weight_file {
   char container[64];   /* where the tensors were found: "state_dict", "model", "" (top) */
   wtensor_list tensors; /* in file order; every one passed wtensor_check */
   int ignored;          /* entries next to the tensors that are not tensors */
+  /* storages read on demand (zip members), or NULL; weight_file_close frees
+   * it with source_free */
+  wsource *source;
+  void (*source_free)(wsource *source);
 } weight_file;
 
 typedef struct weight_format {
