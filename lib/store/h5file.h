@@ -1,11 +1,7 @@
 /* Opening, creating, flushing and closing HDF5 files with errors that say what
  * is wrong with the file (missing, not HDF5, truncated), plus the innermost
  * message of HDF5's error stack for the rest (lib/store/h5error.h, the layer
- * below; whole-array reads, attributes and datasets are above).
- *
- * lib/store/ holds what this project writes and reads back on disk: the HDF5
- * helpers, checkpoints, results files and atomic file replacement. It may
- * depend on lib/core only (and HDF5). */
+ * below; whole-array reads, attributes and datasets are above). */
 #ifndef DNL_H5FILE_H
 #define DNL_H5FILE_H
 
