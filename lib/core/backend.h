@@ -3,8 +3,9 @@
  * parameter store, status and error messages, random numbers, the OpenMP wait
  * policy and the version. It depends on nothing of ours; lib/cpu and lib/cuda
  * implement this table and are found at link time (cpu_backend,
- * cuda_backend_open). Allowed arrows: docs/architecture.md, "Layers". */
-/* The backend function table: every numeric op of the harness, on one device.
+ * cuda_backend_open). Allowed arrows: docs/architecture.md, "Layers".
+ *
+ * The backend function table: every numeric op of the harness, on one device.
  *
  * Conventions for every op:
  *  - pointers are device pointers of the backend's device;

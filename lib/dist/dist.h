@@ -1,8 +1,9 @@
 /* lib/dist/ holds the communicators of data-parallel training: one process,
  * MPI on the host, and device communicators (NCCL) through a table. It
  * depends on lib/core only (an implementation reaches its own runtime, MPI,
- * CUDA, NCCL, directly). */
-/* The communicator of data-parallel training: `size` ranks (processes), each
+ * CUDA, NCCL, directly).
+ *
+ * The communicator of data-parallel training: `size` ranks (processes), each
  * with its share of every global batch, which sum their gradients (one
  * all-reduce over the contiguous gradient buffer) and their batch-norm
  * statistics (lib/layers/batchnorm.c). docs/distributed.md has the whole picture.
