@@ -1,7 +1,7 @@
 /* lib/cpu/ holds the CPU backend: the op table of lib/core/backend.h over
  * OpenBLAS and OpenMP. It depends on lib/core only.
  *
- * The CPU backend's ops (OpenBLAS + OpenMP); see lib/core/backend.h for contracts. */
+ * Its ops, file by file; lib/core/backend.h has their contracts. */
 #ifndef DNL_CPU_OPS_H
 #define DNL_CPU_OPS_H
 
