@@ -13,10 +13,14 @@ NVCC := $(CUDA_HOME)/bin/nvcc
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null || echo -I/usr/include/hdf5/serial)
 HDF5_LIBS := $(shell pkg-config --libs hdf5 2>/dev/null || echo -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
 
+# jansson parses safetensors headers, libzip reads PyTorch's zip checkpoints (lib/weights)
+WEIGHTS_CFLAGS := $(shell pkg-config --cflags jansson libzip 2>/dev/null)
+WEIGHTS_LIBS := $(shell pkg-config --libs jansson libzip 2>/dev/null || echo -ljansson -lzip)
+
 WARN := -Wall -Wextra -Werror -Wno-unknown-pragmas
 GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
-CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS)
-LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) -lpthread -lm
+CFLAGS := -std=c11 -g -fopenmp $(WARN) -D_GNU_SOURCE -I. $(HDF5_CFLAGS) $(WEIGHTS_CFLAGS)
+LDLIBS := -fopenmp -lopenblas -lconfig -lpng -ljpeg $(HDF5_LIBS) $(WEIGHTS_LIBS) -lpthread -lm
 
 # MPI for data-parallel training under mpirun (lib/dist/dist_mpi.c, docs/distributed.md):
 # on when pkg-config finds it, MPI=0 builds without
@@ -70,9 +74,9 @@ TEST_ARGS ?=
 
 DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5-dev \
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
-  libopenmpi-dev
+  libopenmpi-dev libjansson-dev libzip-dev
 
-.PHONY: all deps test asan bench clean help run gpu-check
+.PHONY: all deps test check-layers asan bench clean help run gpu-check
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -80,7 +84,8 @@ help:
 	@echo "make            build bin/runner and bin/analysis (CPU backend)"
 	@echo "make CUDA=1     also build the CUDA backend (lib/cuda, nvcc)"
 	@echo "make MPI=0      build without MPI (on when pkg-config finds it: mpirun training)"
-	@echo "make test       build and run the whole test suite"
+	@echo "make test       check-layers, then build and run the whole test suite"
+	@echo "make check-layers  includes against the layers of docs/architecture.md, no cycles"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
 	@echo "make gpu-check  on a GPU machine: CUDA build, GPU tests and benchmarks in one timed"
@@ -138,7 +143,11 @@ $(TEST_BIN): $(TEST_OBJ) $(LIBDNL)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDLIBS) -lcriterion
 
-test: $(TEST_BIN) all
+# the folder layering and include cycles (docs/architecture.md, "Layers")
+check-layers:
+	@tests/check_layers.sh
+
+test: $(TEST_BIN) all check-layers
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} OPENBLAS_NUM_THREADS=$${OPENBLAS_NUM_THREADS:-2} \
 	  DNL_BIN=$(BIN) $(abspath $(TEST_BIN)) --jobs 2 $(TEST_ARGS)
 

@@ -20,9 +20,8 @@
 #include <stdint.h>
 
 #include "data/image.h"
+#include "data/train_ids.h"
 #include "lib/core/status.h"
-
-#define DATASET_IGNORE 255
 
 /* What a dataset is, independent of any files. */
 typedef struct dataset_info {

@@ -1,9 +1,15 @@
-/* What each dataset_<name>.c provides to data/dataset.c (internal to data/). */
+/* What each dataset_<name>.c provides to data/dataset.c (internal to data/):
+ * the table of specs lives in dataset.c, which includes this, never the other
+ * way round. */
 #ifndef DNL_DATA_DATASET_SPEC_H
 #define DNL_DATA_DATASET_SPEC_H
 
-#include "data/dataset.h"
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "data/fsutil.h"
+#include "data/train_ids.h"
+#include "lib/core/status.h"
 
 /* Pairs found so far: parallel path lists, plus one line per problem. */
 typedef struct dataset_scan {

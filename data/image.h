@@ -1,25 +1,14 @@
-/* 8-bit images in memory, and reading / writing them as PNG (libpng) and JPEG
- * (libjpeg-turbo). Every failure, a corrupt or truncated file included, is a
- * status whose message names the file; the codecs never exit. */
+/* Reading and writing 8-bit images (data/image_buf.h) as PNG (libpng) and JPEG
+ * (libjpeg-turbo): the format is found from the file's first bytes through the
+ * codec table (data/image_codecs.h). Every failure, a corrupt or truncated file
+ * included, is a status whose message names the file; the codecs never exit. */
 #ifndef DNL_DATA_IMAGE_H
 #define DNL_DATA_IMAGE_H
 
-#include <stddef.h>
 #include <stdint.h>
 
+#include "data/image_buf.h"
 #include "lib/core/status.h"
-
-typedef struct image {
-  int w, h, c;   /* c = 3 (RGB) or 1 (gray, or label indices) */
-  uint8_t *data; /* [h, w, c], rows top to bottom, channels interleaved */
-  size_t cap;    /* bytes allocated: a reused image only grows */
-} image;
-
-/* Sets the size, growing data when needed (contents unspecified). */
-dnl_status image_reserve(image *img, int w, int h, int c);
-void image_free(image *img);
-
-typedef enum { IMAGE_FORMAT_PNG, IMAGE_FORMAT_JPEG } image_format;
 
 /* Format from the file's first bytes (not its name). */
 dnl_status image_sniff(const char *path, image_format *fmt);

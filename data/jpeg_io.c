@@ -1,7 +1,7 @@
 /* JPEG through libjpeg-turbo's libjpeg API. Its default error handler exits
  * the process; these handlers long-jump back instead, and corrupt-data
  * warnings (a truncated file is only a warning to libjpeg) count as errors. */
-#include "data/image_codec.h" /* stdio.h first: jpeglib.h needs FILE and size_t */
+#include "data/jpeg_io.h" /* stdio.h first: jpeglib.h needs FILE and size_t */
 
 #include <jpeglib.h>
 #include <setjmp.h>
@@ -32,7 +32,8 @@ static void init_failure(jpeg_failure *fail) {
   fail->msg[0] = '\0';
 }
 
-dnl_status jpeg_read_file(FILE *f, const char *path, image *out, int *w, int *h) {
+/* out == NULL: header only (w, h). */
+static dnl_status read_jpeg(FILE *f, const char *path, image *out, int *w, int *h) {
   struct jpeg_decompress_struct cinfo;
   jpeg_failure fail;
   init_failure(&fail);
@@ -57,8 +58,8 @@ dnl_status jpeg_read_file(FILE *f, const char *path, image *out, int *w, int *h)
   if (cinfo.output_components != 3)
     st = dnl_error(DNL_ERR_FORMAT, "%s: JPEG decoded to %d channels, expected RGB", path,
                    cinfo.output_components);
-  if (st == DNL_OK && (st = image_reserve(out, (int)cinfo.output_width,
-                                          (int)cinfo.output_height, 3)) != DNL_OK)
+  if (st == DNL_OK &&
+      (st = image_reserve(out, (int)cinfo.output_width, (int)cinfo.output_height, 3)) != DNL_OK)
     dnl_error_context(st, "%s", path);
   if (st != DNL_OK) {
     jpeg_destroy_decompress(&cinfo);
@@ -74,7 +75,8 @@ dnl_status jpeg_read_file(FILE *f, const char *path, image *out, int *w, int *h)
   return DNL_OK;
 }
 
-dnl_status jpeg_write_file(FILE *f, const char *path, const image *img, int quality) {
+static dnl_status write_jpeg(FILE *f, const char *path, const image *img,
+                             const image_write_opts *opts) {
   struct jpeg_compress_struct cinfo;
   jpeg_failure fail;
   init_failure(&fail);
@@ -90,7 +92,7 @@ dnl_status jpeg_write_file(FILE *f, const char *path, const image *img, int qual
   cinfo.input_components = img->c;
   cinfo.in_color_space = img->c == 3 ? JCS_RGB : JCS_GRAYSCALE;
   jpeg_set_defaults(&cinfo);
-  jpeg_set_quality(&cinfo, quality, TRUE);
+  jpeg_set_quality(&cinfo, opts->quality, TRUE);
   jpeg_start_compress(&cinfo, TRUE);
   size_t stride = (size_t)img->w * (size_t)img->c;
   while (cinfo.next_scanline < cinfo.image_height) {
@@ -101,3 +103,26 @@ dnl_status jpeg_write_file(FILE *f, const char *path, const image *img, int qual
   jpeg_destroy_compress(&cinfo);
   return DNL_OK;
 }
+
+static dnl_status read_rgb(FILE *f, const char *path, image *out) {
+  int w, h;
+  return read_jpeg(f, path, out, &w, &h);
+}
+
+static dnl_status read_size(FILE *f, const char *path, int *w, int *h) {
+  return read_jpeg(f, path, NULL, w, h);
+}
+
+static bool sniff(const unsigned char *head, size_t len) {
+  return len >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff;
+}
+
+/* no read_label: JPEG is lossy, labels would not survive it */
+const image_codec jpeg_codec = {
+    .name = "JPEG",
+    .format = IMAGE_FORMAT_JPEG,
+    .sniff = sniff,
+    .read_rgb = read_rgb,
+    .read_size = read_size,
+    .write = write_jpeg,
+};

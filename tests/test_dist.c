@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "lib/dist/dist.h"
+#include "lib/dist/dist_device.h"
 #include "lib/dist/dist_mpi.h"
 #include "lib/dist/dist_nccl.h"
 #include "lib/layers/batchnorm.h"

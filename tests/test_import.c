@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "lib/store/h5io.h"
-#include "lib/weights/json.h"
 #include "lib/weights/name_map.h"
 #include "lib/weights/pickle.h"
 #include "lib/weights/weight_file.h"
@@ -378,48 +377,6 @@ Test(import, tensor_claims_beyond_the_storage_are_refused) {
   cr_assert(strstr(dnl_last_error(), "overflow"), "%s", dnl_last_error());
   t.shape[0] = -1;
   cr_assert_neq(wtensor_check(&t), DNL_OK, "negative size");
-}
-
-/* ---- the JSON of safetensors headers ---- */
-
-Test(import, json_parser) {
-  json_value v;
-  const char *ok = " {\"a\\u00e9\\ud83d\\ude00\": [1, -2, 3.5e1, true, null, \"x\\n\\\"\"],"
-                   " \"b\": {}} ";
-  TRY_OK(json_parse(ok, strlen(ok), "t", &v));
-  cr_assert_eq(v.count, 2);
-  cr_assert_str_eq(v.keys[0], "a\xc3\xa9\xf0\x9f\x98\x80");
-  const json_value *a = &v.items[0];
-  cr_assert(a->kind == JSON_ARRAY && a->count == 6);
-  cr_assert(a->items[1].is_int && a->items[1].i == -2);
-  cr_assert(!a->items[2].is_int && a->items[2].num == 35.0);
-  cr_assert_str_eq(a->items[5].str, "x\n\"");
-  cr_assert_not_null(json_get(&v, "b"));
-  json_free(&v);
-  TRY_OK(json_parse("9223372036854775807", 19, "t", &v));
-  cr_assert(v.is_int && v.i == INT64_MAX);
-  json_free(&v);
-  TRY_OK(json_parse("9223372036854775808", 19, "t", &v));
-  cr_assert(!v.is_int, "2^63 does not fit");
-  json_free(&v);
-  const char *bad[] = {"{\"a\":1,}", "[1 2]", "\"\\ud800\"", "01", "{\"a\" 1}", "[1] x",
-                       "\"abc", "tru", "-", "{\"\x01\":1}"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-    cr_assert_neq(json_parse(bad[i], strlen(bad[i]), "t", &v), DNL_OK, "'%s' accepted", bad[i]);
-  size_t n = 2 * ((size_t)JSON_MAX_VALUES + 1) + 1;
-  char *many = malloc(n);
-  many[0] = '[';
-  for (size_t i = 1; i + 1 < n; i += 2)
-    memcpy(many + i, "0,", 2);
-  many[n - 2] = '0';
-  many[n - 1] = ']';
-  cr_assert_neq(json_parse(many, n, "t", &v), DNL_OK);
-  cr_assert(strstr(dnl_last_error(), "too many values"), "%s", dnl_last_error());
-  free(many);
-  char deep[400];
-  memset(deep, '[', sizeof deep);
-  cr_assert_neq(json_parse(deep, sizeof deep, "t", &v), DNL_OK);
-  cr_assert(strstr(dnl_last_error(), "nested too deeply"), "%s", dnl_last_error());
 }
 
 /* ---- name maps ---- */

@@ -1,4 +1,8 @@
-/* Validated libconfig files.
+/* lib/config/ holds the validated reading of libconfig files that run, sweep
+ * and block configs are written in. It depends on lib/core only; the schemas
+ * themselves belong to their users (runner/, blocks/).
+ *
+ * Validated libconfig files.
  *
  * A schema lists every allowed key by dotted path with its type and range;
  * cfg_validate() walks the whole parsed tree and reports the first unknown key,

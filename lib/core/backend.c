@@ -1,6 +1,7 @@
 #include "lib/core/backend.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #define CHECK_OP(op)                                                                  \
   if (!be->op)                                                                        \
@@ -98,4 +99,29 @@ dnl_status pool_shape_init(pool_shape *s, int n, int c, int h, int w, int k, int
   s->oh = pool_out(h, k, stride, pad, ceil_mode);
   s->ow = pool_out(w, k, stride, pad, ceil_mode);
   return DNL_OK;
+}
+
+dnl_status tensor_alloc(tensor *t, dnl_device device, int ndim, const int *shape) {
+  memset(t, 0, sizeof *t);
+  DNL_TRY(tensor_set_shape(t, ndim, shape));
+  const dnl_backend *be;
+  DNL_TRY(backend_get(device, &be));
+  size_t bytes = tensor_numel(t) * sizeof(float);
+  void *p = NULL;
+  DNL_TRY(be->alloc(bytes ? bytes : sizeof(float), &p));
+  DNL_TRY(be->fill(p, tensor_numel(t), 0.0f));
+  t->data = p;
+  t->device = device;
+  t->owner = true;
+  return DNL_OK;
+}
+
+void tensor_free(tensor *t) {
+  if (t->owner && t->data) {
+    const dnl_backend *be;
+    if (backend_get(t->device, &be) == DNL_OK)
+      be->free(t->data);
+  }
+  t->data = NULL;
+  t->owner = false;
 }

@@ -1,4 +1,11 @@
-/* The backend function table: every numeric op of the harness, on one device.
+/* lib/core/ holds what every other folder stands on: tensors, the backend
+ * function table below (the numeric ops each device implements), arenas, the
+ * parameter store, status and error messages, random numbers, the OpenMP wait
+ * policy and the version. It depends on nothing of ours; lib/cpu and lib/cuda
+ * implement this table and are found at link time (cpu_backend,
+ * cuda_backend_open). Allowed arrows: docs/architecture.md, "Layers".
+ *
+ * The backend function table: every numeric op of the harness, on one device.
  *
  * Conventions for every op:
  *  - pointers are device pointers of the backend's device;
@@ -234,6 +241,11 @@ typedef struct dnl_backend {
 /* The backend of a device; DNL_ERR_UNSUPPORTED (with the reason) when the build
  * has no CUDA or no GPU is present. */
 dnl_status backend_get(dnl_device device, const dnl_backend **out);
+
+/* Allocates zeroed storage for t through the device's backend. */
+dnl_status tensor_alloc(tensor *t, dnl_device device, int ndim, const int *shape);
+/* Frees storage t owns (a view is left alone). */
+void tensor_free(tensor *t);
 
 /* DNL_ERR_UNSUPPORTED naming the first missing op. */
 dnl_status backend_check(const dnl_backend *be);

@@ -3,8 +3,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lib/core/backend.h"
-
 const char *device_name(dnl_device d) { return d == DEVICE_CUDA ? "cuda" : "cpu"; }
 
 size_t shape_numel(int ndim, const int *shape) {
@@ -48,31 +46,6 @@ tensor tensor_view(float *data, dnl_device device, int ndim, const int *shape) {
 tensor tensor_view4(float *data, dnl_device device, int n, int c, int h, int w) {
   int shape[4] = {n, c, h, w};
   return tensor_view(data, device, 4, shape);
-}
-
-dnl_status tensor_alloc(tensor *t, dnl_device device, int ndim, const int *shape) {
-  memset(t, 0, sizeof *t);
-  DNL_TRY(tensor_set_shape(t, ndim, shape));
-  const dnl_backend *be;
-  DNL_TRY(backend_get(device, &be));
-  size_t bytes = tensor_numel(t) * sizeof(float);
-  void *p = NULL;
-  DNL_TRY(be->alloc(bytes ? bytes : sizeof(float), &p));
-  DNL_TRY(be->fill(p, tensor_numel(t), 0.0f));
-  t->data = p;
-  t->device = device;
-  t->owner = true;
-  return DNL_OK;
-}
-
-void tensor_free(tensor *t) {
-  if (t->owner && t->data) {
-    const dnl_backend *be;
-    if (backend_get(t->device, &be) == DNL_OK)
-      be->free(t->data);
-  }
-  t->data = NULL;
-  t->owner = false;
 }
 
 dnl_status tensor_expect(const tensor *t, const char *what, int ndim, int d0, int d1,

@@ -1,4 +1,6 @@
-/* Dense float32 tensors in NCHW order, on the CPU or a CUDA device. */
+/* Dense float32 tensors in NCHW order, on the CPU or a CUDA device: shapes,
+ * views and checks. Owned storage comes from the device's backend
+ * (tensor_alloc, lib/core/backend.h). */
 #ifndef DNL_TENSOR_H
 #define DNL_TENSOR_H
 
@@ -33,10 +35,6 @@ dnl_status tensor_set_shape(tensor *t, int ndim, const int *shape);
 /* A non-owning view of data with the given shape. */
 tensor tensor_view(float *data, dnl_device device, int ndim, const int *shape);
 tensor tensor_view4(float *data, dnl_device device, int n, int c, int h, int w);
-
-/* Allocates zeroed storage through the device's backend. */
-dnl_status tensor_alloc(tensor *t, dnl_device device, int ndim, const int *shape);
-void tensor_free(tensor *t);
 
 /* Checks that t exists, has data, ndim dims and the given sizes (-1 = any).
  * On mismatch the message names `what` and both shapes. */

@@ -1,4 +1,7 @@
-/* The CPU backend's ops (OpenBLAS + OpenMP); see lib/core/backend.h for contracts. */
+/* lib/cpu/ holds the CPU backend: the op table of lib/core/backend.h over
+ * OpenBLAS and OpenMP. It depends on lib/core only.
+ *
+ * Its ops, file by file; lib/core/backend.h has their contracts. */
 #ifndef DNL_CPU_OPS_H
 #define DNL_CPU_OPS_H
 

@@ -1,4 +1,8 @@
-/* The CUDA backend's ops (cuBLAS + own kernels); see lib/core/backend.h for the
+/* lib/cuda/ holds the CUDA backend (built with make CUDA=1): the op table of
+ * lib/core/backend.h over cuBLAS, cuDNN and own kernels. It depends on
+ * lib/core only.
+ *
+ * The CUDA backend's ops (cuBLAS + own kernels); see lib/core/backend.h for the
  * contracts, which are the CPU backend's. Every op runs on the default stream
  * of the device chosen by cuda_backend_open(); ops that return host values
  * (sum, count_nonfinite, the losses, select_kth) synchronise. The backend

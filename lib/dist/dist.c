@@ -7,8 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/dist/dist_devices.h"
 #include "lib/dist/dist_mpi.h"
-#include "lib/dist/dist_nccl.h"
 
 #define DEFAULT_TIMEOUT 300.0
 
@@ -90,8 +90,7 @@ void dist_close(dist *d) {
 int dist_rank(const dist *d) { return d ? d->rank : 0; }
 int dist_size(const dist *d) { return d ? d->size : 1; }
 
-dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type,
-                              const char *what) {
+dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type, const char *what) {
   if (!d || d->size == 1 || count == 0)
     return DNL_OK;
   const double t = now_seconds();
@@ -101,8 +100,7 @@ dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type,
   return st;
 }
 
-dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all,
-                          const char *what) {
+dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all, const char *what) {
   if (!d || d->size == 1) {
     memmove(all, mine, bytes);
     return DNL_OK;
@@ -171,14 +169,15 @@ dnl_status dist_use_device(dist *d, const dnl_backend *be) {
                                           "communicator: set up for the %s backend already, "
                                           "not for %s",
                                           d->device_be->name, be->name);
-  bool want, nccl = false;
+  bool want, opened = false;
   DNL_TRY(nccl_wanted(&want));
-  if (be->device == DEVICE_CUDA)
-    DNL_TRY(dist_nccl_open(d, want, &nccl));
+  const dist_device_comm *comm = dist_device_comm_for(be->device);
+  if (comm)
+    DNL_TRY(comm->open(d, want, &opened));
   else
     snprintf(d->device_comm, sizeof d->device_comm, "host copies (no communicator for %s)",
              device_name(be->device));
-  if (!nccl) {
+  if (!opened) {
     host_copies *h = calloc(1, sizeof *h);
     if (!h)
       return dnl_error(DNL_ERR_NOMEM, "communicator for device %s", device_name(be->device));
@@ -233,8 +232,7 @@ dnl_status dist_check_same(dist *d, uint64_t value, const char *what) {
     if (all[r] == all[0])
       continue;
     if (differ++ < 16 && used < sizeof list)
-      used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", differ > 1 ? ", " : "",
-                               r);
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%d", differ > 1 ? ", " : "", r);
     else if (differ == 17 && used < sizeof list)
       used += (size_t)snprintf(list + used, sizeof list - used, ", ...");
   }

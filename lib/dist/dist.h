@@ -1,4 +1,9 @@
-/* The communicator of data-parallel training: `size` ranks (processes), each
+/* lib/dist/ holds the communicators of data-parallel training: one process,
+ * MPI on the host, and device communicators (NCCL) through a table. It
+ * depends on lib/core only (an implementation reaches its own runtime, MPI,
+ * CUDA, NCCL, directly).
+ *
+ * The communicator of data-parallel training: `size` ranks (processes), each
  * with its share of every global batch, which sum their gradients (one
  * all-reduce over the contiguous gradient buffer) and their batch-norm
  * statistics (lib/layers/batchnorm.c). docs/distributed.md has the whole picture.
@@ -10,7 +15,8 @@
  * collectives cost nothing. The collectives take host buffers. Buffers in a
  * device's memory (the CUDA backend's gradients and BN statistics) go through
  * dist_allreduce_sum_on, after dist_use_device gave the communicator that
- * device: NCCL (lib/dist/dist_nccl.h), or copies through host memory when ranks
+ * device: a device communicator from the table in lib/dist/dist_devices.c (NCCL,
+ * lib/dist/dist_nccl.h, for CUDA), or copies through host memory when ranks
  * share a GPU. With several ranks, dist_open also tells the CUDA backend to
  * open the GPU of the local rank (modulo the visible GPUs), so the backend must
  * not have been opened before it.
@@ -29,49 +35,7 @@
 
 #include "lib/core/backend.h"
 #include "lib/core/status.h"
-
-typedef enum dist_type { DIST_F32, DIST_F64, DIST_I64 } dist_type;
-
-typedef struct dist dist;
-
-/* An implementation's collectives; they are only called with size > 1. */
-typedef struct dist_ops {
-  /* buf[i] = sum over ranks of their buf[i] (in place, same count everywhere) */
-  dnl_status (*allreduce_sum)(dist *d, void *buf, size_t count, dist_type type,
-                              const char *what);
-  /* all[r * bytes .. (r + 1) * bytes) = rank r's mine */
-  dnl_status (*allgather)(dist *d, const void *mine, size_t bytes, void *all,
-                          const char *what);
-  /* ends every rank of the job with the exit status code; does not return */
-  void (*abort)(dist *d, int code);
-  void (*close)(dist *d);
-} dist_ops;
-
-/* A communicator for buffers in a device's memory (dist_use_device). */
-typedef struct dist_device_ops {
-  /* waits for the device's work queued so far, which a sum follows (not timed) */
-  dnl_status (*finish)(dist *d);
-  /* as dist_ops.allreduce_sum on device memory; returns once buf holds the sum */
-  dnl_status (*allreduce_sum)(dist *d, void *buf, size_t count, dist_type type,
-                              const char *what);
-  void (*close)(dist *d);
-} dist_device_ops;
-
-struct dist {
-  const char *name;           /* "single", "mpi" */
-  int rank, size;             /* this process among all */
-  int local_rank, local_size; /* among those on this machine (picks a GPU) */
-  double timeout;             /* seconds a collective waits for the other ranks */
-  double comm_seconds;        /* spent in collectives so far, waits for slower ranks included */
-  long comm_calls;
-  const dist_ops *ops; /* NULL when size is 1 */
-  void *impl;
-  /* device buffers (dist_use_device): the device's backend, NULL before */
-  const dnl_backend *device_be;
-  const dist_device_ops *device_ops;
-  void *device_impl;
-  char device_comm[192]; /* how they are summed: "nccl", "host copies (why)" */
-};
+#include "lib/dist/dist_comm.h"
 
 /* The communicator of this process (see above); close it with dist_close. */
 dnl_status dist_open(dist **out);
@@ -85,10 +49,8 @@ int dist_rank(const dist *d); /* 0 for NULL */
 int dist_size(const dist *d); /* 1 for NULL */
 
 /* The collectives; `what` names the data in errors ("gradients"). */
-dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type,
-                              const char *what);
-dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all,
-                          const char *what);
+dnl_status dist_allreduce_sum(dist *d, void *buf, size_t count, dist_type type, const char *what);
+dnl_status dist_allgather(dist *d, const void *mine, size_t bytes, void *all, const char *what);
 dnl_status dist_barrier(dist *d, const char *what);
 
 /* Prepares the sums of buffers in be's memory (nothing for the CPU backend).

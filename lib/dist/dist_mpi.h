@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "lib/dist/dist.h"
+#include "lib/dist/dist_comm.h"
 
 /* Whether this build has MPI. */
 bool dist_mpi_built(void);

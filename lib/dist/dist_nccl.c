@@ -1,4 +1,5 @@
-/* The NCCL communicator behind dist_use_device (lib/dist/dist_nccl.h). Its
+/* The NCCL communicator behind dist_use_device (lib/dist/dist_nccl.h), which
+ * talks to the other ranks through d->ops (MPI) while it sets up. Its
  * all-reduce is queued on the default stream after the backend's ops, followed
  * by an event that the host polls: like the MPI collectives, it never waits
  * forever for a rank that hangs, and an error NCCL reports asynchronously (a
@@ -54,14 +55,13 @@ static void abort_comm(nccl_comm *c) {
 
 /* The error of a failed NCCL call (or asynchronous error r), after which the
  * communicator is aborted. */
-static dnl_status nccl_failed(nccl_comm *c, ncclResult_t r, const char *call,
-                              const char *what) {
+static dnl_status nccl_failed(nccl_comm *c, ncclResult_t r, const char *call, const char *what) {
   char detail[512];
   const char *last = ncclGetLastError(c->comm);
   snprintf(detail, sizeof detail, "%s", last ? last : "");
   abort_comm(c);
-  return dnl_error(DNL_ERR_IO, "%s of %s (NCCL): %s%s%s (NCCL_DEBUG=WARN tells more)", call,
-                   what, ncclGetErrorString(r), detail[0] ? ": " : "", detail);
+  return dnl_error(DNL_ERR_IO, "%s of %s (NCCL): %s%s%s (NCCL_DEBUG=WARN tells more)", call, what,
+                   ncclGetErrorString(r), detail[0] ? ": " : "", detail);
 }
 
 static dnl_status wait_done(dist *d, nccl_comm *c, const char *what) {
@@ -112,8 +112,7 @@ static dnl_status nccl_allreduce_sum(dist *d, void *buf, size_t count, dist_type
                      "failure",
                      what);
   /* stream NULL is the default stream, where the CUDA backend's ops run */
-  const ncclResult_t r =
-      ncclAllReduce(buf, buf, count, nccl_type(type), ncclSum, c->comm, NULL);
+  const ncclResult_t r = ncclAllReduce(buf, buf, count, nccl_type(type), ncclSum, c->comm, NULL);
   if (r != ncclSuccess)
     return nccl_failed(c, r, "all-reduce", what);
   const cudaError_t e = cudaEventRecord(c->done, NULL);
@@ -198,7 +197,7 @@ static dnl_status make_comm(dist *d, const gpu_of_rank *me) {
   ncclUniqueId *ids = malloc((size_t)d->size * sizeof *ids);
   if (!ids)
     return dnl_error(DNL_ERR_NOMEM, "NCCL set-up: ids of %d ranks", d->size);
-  dnl_status st = dist_allgather(d, &id, sizeof id, ids, "the NCCL unique id");
+  dnl_status st = d->ops->allgather(d, &id, sizeof id, ids, "the NCCL unique id");
   if (st == DNL_OK)
     id = ids[0];
   free(ids);
@@ -228,7 +227,7 @@ static dnl_status make_comm(dist *d, const gpu_of_rank *me) {
   return DNL_OK;
 }
 
-dnl_status dist_nccl_open(dist *d, bool want, bool *opened) {
+static dnl_status nccl_open(dist *d, bool want, bool *opened) {
   *opened = false;
   gpu_of_rank me;
   memset(&me, 0, sizeof me);
@@ -237,7 +236,7 @@ dnl_status dist_nccl_open(dist *d, bool want, bool *opened) {
   gpu_of_rank *all = malloc((size_t)d->size * sizeof *all);
   if (!all)
     return dnl_error(DNL_ERR_NOMEM, "NCCL set-up: GPUs of %d ranks", d->size);
-  dnl_status st = dist_allgather(d, &me, sizeof me, all, "the ranks' GPUs");
+  dnl_status st = d->ops->allgather(d, &me, sizeof me, all, "the ranks' GPUs");
   const bool use = st == DNL_OK && decide(d, all);
   free(all);
   if (!use)
@@ -251,7 +250,7 @@ dnl_status dist_nccl_open(dist *d, bool want, bool *opened) {
 
 bool dist_nccl_built(void) { return false; }
 
-dnl_status dist_nccl_open(dist *d, bool want, bool *opened) {
+static dnl_status nccl_open(dist *d, bool want, bool *opened) {
   (void)want;
   *opened = false;
   snprintf(d->device_comm, sizeof d->device_comm, "host copies (this build has no NCCL)");
@@ -259,3 +258,5 @@ dnl_status dist_nccl_open(dist *d, bool want, bool *opened) {
 }
 
 #endif
+
+const dist_device_comm dist_nccl_comm = {.name = "nccl", .device = DEVICE_CUDA, .open = nccl_open};

@@ -8,18 +8,18 @@
 
 #include <stdbool.h>
 
-#include "lib/dist/dist.h"
+#include "lib/dist/dist_device.h"
 
 /* Whether this build has NCCL. */
 bool dist_nccl_built(void);
 
-/* A collective over d's ranks, each with the CUDA backend open on its GPU (the
- * current CUDA device). The ranks tell each other their GPU (host name and PCI
- * bus id) and whether they want NCCL. When every rank wants it and has a GPU
- * of its own, they make one NCCL communicator, set d->device_ops and
- * device_impl (its all-reduce runs on the backend's stream, the default
- * stream, and is polled against d->timeout) and *opened; otherwise *opened is
- * false. d->device_comm says which, and why. */
-dnl_status dist_nccl_open(dist *d, bool want, bool *opened);
+/* The device communicator for DEVICE_CUDA (lib/dist/dist_devices.c). Its open:
+ * the ranks, each with the CUDA backend open on its GPU (the current CUDA
+ * device), tell each other their GPU (host name and PCI bus id) and whether
+ * they want NCCL. When every rank wants it and has a GPU of its own, they make
+ * one NCCL communicator, whose all-reduce runs on the backend's stream (the
+ * default stream) and is polled against d->timeout. The stub (no NCCL in the
+ * build) always declines. */
+extern const dist_device_comm dist_nccl_comm;
 
 #endif

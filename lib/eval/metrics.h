@@ -1,4 +1,8 @@
-/* Segmentation metrics over a whole set (SPEC 5): one confusion matrix, IoU per
+/* lib/eval/ holds how predictions are scored: confusion matrices, IoU, mIoU,
+ * pixel accuracy and the sliding-window placement of the evaluation. It
+ * depends on lib/core only.
+ *
+ * Segmentation metrics over a whole set (SPEC 5): one confusion matrix, IoU per
  * class = TP / (GT + Pred - TP), mIoU over classes present in GT or prediction,
  * pixel accuracy. And the sliding-window placement of SPEC 5. */
 #ifndef DNL_METRICS_H

@@ -1,4 +1,9 @@
-/* What every layer's forward and backward receives.
+/* lib/layers/ holds the layers (convolution, batch and group norm, pooling,
+ * pointwise ops, dropout, attention, losses) with their forward and backward
+ * passes written against the backend op table. They depend on lib/core, and on
+ * lib/dist for the batch statistics that synchronised BN sums over ranks.
+ *
+ * What every layer's forward and backward receives.
  *
  * Layer conventions (lib/layers/):
  *  - xxx_init(layer, params, name, config) registers parameters under

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/store/h5file.h"
+#include "lib/store/h5error.h"
 
 bool h5attr_exists(hid_t obj, const char *name) { return H5Aexists(obj, name) > 0; }
 
@@ -13,7 +13,7 @@ static dnl_status write_attr(hid_t obj, const char *name, hid_t file_type, hid_t
   char where[600];
   if (H5Aexists(obj, name) > 0 && H5Adelete(obj, name) < 0)
     return dnl_error(DNL_ERR_IO, "%s: cannot replace attribute %s",
-                     h5file_where(obj, where, sizeof where), name);
+                     h5error_where(obj, where, sizeof where), name);
   hid_t attr = H5Acreate2(obj, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
   herr_t err = attr < 0 ? -1 : H5Awrite(attr, mem_type, data);
   if (attr >= 0 && H5Aclose(attr) < 0)
@@ -21,8 +21,8 @@ static dnl_status write_attr(hid_t obj, const char *name, hid_t file_type, hid_t
   if (err < 0) {
     char detail[256];
     return dnl_error(DNL_ERR_IO, "%s: cannot write attribute %s (%s)",
-                     h5file_where(obj, where, sizeof where), name,
-                     h5file_detail(detail, sizeof detail));
+                     h5error_where(obj, where, sizeof where), name,
+                     h5error_detail(detail, sizeof detail));
   }
   return DNL_OK;
 }
@@ -58,12 +58,12 @@ dnl_status h5attr_write_u64s(hid_t obj, const char *name, const uint64_t *values
 static dnl_status open_attr(hid_t obj, const char *name, hid_t *attr) {
   char where[600];
   if (H5Aexists(obj, name) <= 0)
-    return dnl_error(DNL_ERR_FORMAT, "%s: no attribute %s", h5file_where(obj, where, sizeof where),
+    return dnl_error(DNL_ERR_FORMAT, "%s: no attribute %s", h5error_where(obj, where, sizeof where),
                      name);
   *attr = H5Aopen(obj, name, H5P_DEFAULT);
   if (*attr < 0)
     return dnl_error(DNL_ERR_FORMAT, "%s: cannot open attribute %s",
-                     h5file_where(obj, where, sizeof where), name);
+                     h5error_where(obj, where, sizeof where), name);
   return DNL_OK;
 }
 
@@ -116,7 +116,7 @@ dnl_status h5attr_read_str(hid_t obj, const char *name, char **out) {
   if (s != DNL_OK) {
     char where[600];
     return dnl_error(s, "%s: attribute %s is not a readable string",
-                     h5file_where(obj, where, sizeof where), name);
+                     h5error_where(obj, where, sizeof where), name);
   }
   return DNL_OK;
 }
@@ -133,7 +133,7 @@ static dnl_status read_ints(hid_t obj, const char *name, hid_t mem_type, void *o
   if (!ok) {
     char where[600];
     return dnl_error(DNL_ERR_FORMAT, "%s: attribute %s is not %zu integer%s",
-                     h5file_where(obj, where, sizeof where), name, n, n == 1 ? "" : "s");
+                     h5error_where(obj, where, sizeof where), name, n, n == 1 ? "" : "s");
   }
   return DNL_OK;
 }

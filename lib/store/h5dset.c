@@ -3,17 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/store/h5file.h"
+#include "lib/store/h5error.h"
 
 bool h5dset_exists(hid_t loc, const char *name) {
-  return H5Lexists(loc, name, H5P_DEFAULT) > 0 &&
-         H5Oexists_by_name(loc, name, H5P_DEFAULT) > 0;
+  return H5Lexists(loc, name, H5P_DEFAULT) > 0 && H5Oexists_by_name(loc, name, H5P_DEFAULT) > 0;
 }
 
 static dnl_status fail(dnl_status code, hid_t loc, const char *name, const char *what) {
   char where[600], detail[256];
-  h5file_where(loc, where, sizeof where);
-  h5file_detail(detail, sizeof detail);
+  h5error_where(loc, where, sizeof where);
+  h5error_detail(detail, sizeof detail);
   return dnl_error(code, "%s%s%s: %s%s%s%s", where, where[strlen(where) - 1] == '/' ? "" : "/",
                    name, what, detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
 }
@@ -97,8 +96,7 @@ static size_t dims_numel(int ndim, const size_t *dims) {
   return n;
 }
 
-dnl_status h5dset_read_into(hid_t loc, const char *name, hid_t mem_type, void *dst,
-                            size_t numel) {
+dnl_status h5dset_read_into(hid_t loc, const char *name, hid_t mem_type, void *dst, size_t numel) {
   hid_t ds = -1;
   DNL_TRY(open_dset(loc, name, &ds));
   int nd = 0;
@@ -134,8 +132,7 @@ static hid_t vlen_string_type(void) {
   return t;
 }
 
-dnl_status h5dset_write_strings(hid_t loc, const char *name, size_t n,
-                                const char *const *strings) {
+dnl_status h5dset_write_strings(hid_t loc, const char *name, size_t n, const char *const *strings) {
   hid_t type = vlen_string_type();
   size_t dims[1] = {n};
   dnl_status s = h5dset_write(loc, name, type, type, 1, dims, strings);
@@ -152,8 +149,8 @@ dnl_status h5dset_read_strings(hid_t loc, const char *name, size_t *n, char ***o
   size_t dims[H5IO_MAX_DIMS];
   dnl_status s = dset_dims(ds, loc, name, &nd, dims);
   hid_t ftype = H5Dget_type(ds);
-  if (s == DNL_OK && (nd != 1 || H5Tget_class(ftype) != H5T_STRING ||
-                      H5Tis_variable_str(ftype) <= 0))
+  if (s == DNL_OK &&
+      (nd != 1 || H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0))
     s = fail(DNL_ERR_FORMAT, loc, name, "is not a 1-D array of variable-length strings");
   H5T_cset_t cset = H5Tget_cset(ftype);
   H5Tclose(ftype);

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "lib/store/h5io.h"
 #include "lib/core/status.h"
+#include "lib/store/h5io.h"
 
 bool h5dset_exists(hid_t loc, const char *name);
 
@@ -21,14 +21,12 @@ dnl_status h5dset_write(hid_t loc, const char *name, hid_t file_type, hid_t mem_
 dnl_status h5dset_shape(hid_t loc, const char *name, int *ndim, size_t *dims);
 /* Reads the whole dataset converted to mem_type into dst, which holds numel
  * elements; an error when the dataset's size differs or its values are not numbers. */
-dnl_status h5dset_read_into(hid_t loc, const char *name, hid_t mem_type, void *dst,
-                            size_t numel);
+dnl_status h5dset_read_into(hid_t loc, const char *name, hid_t mem_type, void *dst, size_t numel);
 /* Reads the whole dataset converted to mem_type into out (malloc'ed data). */
 dnl_status h5dset_read(hid_t loc, const char *name, hid_t mem_type, h5io_array *out);
 
 /* 1-D arrays of variable-length UTF-8 strings. */
-dnl_status h5dset_write_strings(hid_t loc, const char *name, size_t n,
-                                const char *const *strings);
+dnl_status h5dset_write_strings(hid_t loc, const char *name, size_t n, const char *const *strings);
 /* *out: malloc'ed array of n malloc'ed strings. */
 dnl_status h5dset_read_strings(hid_t loc, const char *name, size_t *n, char ***out);
 

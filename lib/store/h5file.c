@@ -5,20 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/store/h5io.h"
-
-const char *h5file_detail(char *buf, size_t len) { return h5io_last_failure(buf, len); }
-
-const char *h5file_where(hid_t obj, char *buf, size_t len) {
-  char file[512] = "?";
-  char name[512] = "/";
-  if (H5Fget_name(obj, file, sizeof file) < 0)
-    snprintf(file, sizeof file, "?");
-  if (H5Iget_name(obj, name, sizeof name) < 0)
-    snprintf(name, sizeof name, "/");
-  snprintf(buf, len, "%s:%s", file, name);
-  return buf;
-}
+#include "lib/store/h5error.h"
 
 /* Whether the HDF5 signature sits where HDF5 looks for it (offset 0, 512, 1024, ...). */
 static int has_hdf5_signature(FILE *f) {
@@ -36,7 +23,7 @@ static int has_hdf5_signature(FILE *f) {
 /* Explains why H5Fopen failed on path. */
 static dnl_status open_failure(const char *path) {
   char detail[256];
-  h5file_detail(detail, sizeof detail);
+  h5error_detail(detail, sizeof detail);
   FILE *f = fopen(path, "rb");
   if (!f)
     return dnl_error(DNL_ERR_IO, "%s: %s", path, strerror(errno));
@@ -51,7 +38,7 @@ static dnl_status open_failure(const char *path) {
 }
 
 dnl_status h5file_open_read(const char *path, hid_t *out) {
-  h5io_quiet();
+  h5error_quiet();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   if (fapl < 0)
     return dnl_error(DNL_ERR_INTERNAL, "%s: cannot create HDF5 access properties", path);
@@ -62,17 +49,17 @@ dnl_status h5file_open_read(const char *path, hid_t *out) {
 }
 
 dnl_status h5file_open_write(const char *path, hid_t *out) {
-  h5io_quiet();
+  h5error_quiet();
   *out = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
   return *out < 0 ? open_failure(path) : DNL_OK;
 }
 
 dnl_status h5file_create(const char *path, hid_t *out) {
-  h5io_quiet();
+  h5error_quiet();
   *out = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (*out < 0) {
     char detail[256];
-    h5file_detail(detail, sizeof detail);
+    h5error_detail(detail, sizeof detail);
     int err = errno;
     return dnl_error(DNL_ERR_IO, "%s: cannot create (%s%s%s)", path, strerror(err),
                      detail[0] ? "; " : "", detail);
@@ -81,7 +68,7 @@ dnl_status h5file_create(const char *path, hid_t *out) {
 }
 
 dnl_status h5file_create_in_memory(const char *name, size_t size_hint, hid_t *out) {
-  h5io_quiet();
+  h5error_quiet();
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   size_t step = size_hint > (1u << 20) ? size_hint : (1u << 20);
   if (fapl < 0 || H5Pset_fapl_core(fapl, step, 0) < 0) {
@@ -94,7 +81,7 @@ dnl_status h5file_create_in_memory(const char *name, size_t size_hint, hid_t *ou
   if (*out < 0) {
     char detail[256];
     return dnl_error(DNL_ERR_NOMEM, "%s: cannot create in memory (%s)", name,
-                     h5file_detail(detail, sizeof detail));
+                     h5error_detail(detail, sizeof detail));
   }
   return DNL_OK;
 }
@@ -121,7 +108,7 @@ dnl_status h5file_image(hid_t file, const char *name, void **image, size_t *size
 dnl_status h5file_flush(hid_t file, const char *path) {
   if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) {
     char detail[256];
-    h5file_detail(detail, sizeof detail);
+    h5error_detail(detail, sizeof detail);
     return dnl_error(DNL_ERR_IO, "%s: cannot flush (%s)", path, detail);
   }
   return DNL_OK;
@@ -130,7 +117,7 @@ dnl_status h5file_flush(hid_t file, const char *path) {
 dnl_status h5file_close(hid_t file, const char *path) {
   if (H5Fclose(file) < 0) {
     char detail[256];
-    h5file_detail(detail, sizeof detail);
+    h5error_detail(detail, sizeof detail);
     return dnl_error(DNL_ERR_IO, "%s: cannot finish writing (%s)", path, detail);
   }
   return DNL_OK;

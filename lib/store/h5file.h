@@ -1,6 +1,7 @@
 /* Opening, creating, flushing and closing HDF5 files with errors that say what
  * is wrong with the file (missing, not HDF5, truncated), plus the innermost
- * message of HDF5's error stack for the rest. */
+ * message of HDF5's error stack for the rest (lib/store/h5error.h, the layer
+ * below; whole-array reads, attributes and datasets are above). */
 #ifndef DNL_H5FILE_H
 #define DNL_H5FILE_H
 
@@ -27,11 +28,5 @@ dnl_status h5file_image(hid_t file, const char *name, void **image, size_t *size
 dnl_status h5file_flush(hid_t file, const char *path);
 /* Closes the file and reports a failed final write (disk full). */
 dnl_status h5file_close(hid_t file, const char *path);
-
-/* The innermost message of the latest failed HDF5 call ("" when none), e.g.
- * "truncated file: eof = 800, ..." (see h5io_quiet). */
-const char *h5file_detail(char *buf, size_t len);
-/* "file.h5:/group" for messages about an open object. */
-const char *h5file_where(hid_t obj, char *buf, size_t len);
 
 #endif

@@ -7,30 +7,6 @@
 
 #include "lib/store/h5file.h"
 
-static _Thread_local char last_failure[256];
-
-static herr_t keep_innermost(unsigned n, const H5E_error2_t *err, void *data) {
-  if (n == 0 && err->desc)
-    snprintf(data, sizeof last_failure, "%s", err->desc);
-  return 0;
-}
-
-/* Called by HDF5 when an API call fails, before a later call clears the stack. */
-static herr_t remember_failure(hid_t stack, void *data) {
-  (void)data;
-  last_failure[0] = '\0';
-  H5Ewalk2(stack, H5E_WALK_UPWARD, keep_innermost, last_failure);
-  return 0;
-}
-
-void h5io_quiet(void) { H5Eset_auto2(H5E_DEFAULT, remember_failure, NULL); }
-
-const char *h5io_last_failure(char *buf, size_t len) {
-  snprintf(buf, len, "%s", last_failure);
-  last_failure[0] = '\0';
-  return buf;
-}
-
 static dnl_status read_array(const char *path, const char *name, hid_t mem_type, size_t elem,
                              h5io_array *out) {
   memset(out, 0, sizeof *out);

@@ -1,4 +1,6 @@
-/* Small HDF5 helpers shared by fixtures, checkpoints and result files. */
+/* Whole HDF5 datasets as arrays: read by file path (test fixtures) or, through
+ * lib/store/h5dset.h, from an open file (results),
+ * above opening files (lib/store/h5file.h). */
 #ifndef DNL_H5IO_H
 #define DNL_H5IO_H
 
@@ -20,11 +22,5 @@ typedef struct h5io_array {
 dnl_status h5io_read_float(const char *path, const char *name, h5io_array *out);
 dnl_status h5io_read_int(const char *path, const char *name, h5io_array *out);
 void h5io_array_free(h5io_array *a);
-
-/* Replaces HDF5's printing of its error stack (we report through dnl_error)
- * by remembering the innermost message of the latest failed HDF5 call. */
-void h5io_quiet(void);
-/* That message ("" when none), e.g. "truncated file: eof = 800, ..."; forgets it. */
-const char *h5io_last_failure(char *buf, size_t len);
 
 #endif

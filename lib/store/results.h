@@ -1,4 +1,9 @@
-/* The per-run result file (layout: docs/results.md): root attributes, /train
+/* lib/store/ holds what this project writes and reads back on disk: results
+ * files (below), checkpoints, the HDF5 helpers under them (h5error <- h5file
+ * <- h5io, h5attr, h5dset) and atomic file replacement. It depends on
+ * lib/core only (and HDF5).
+ *
+ * The per-run result file (layout: docs/results.md): root attributes, /train
  * and /eval rows appended as training goes, /attention, /attention_stats and
  * /classes. Every append and status change is flushed to the OS, so a run
  * killed at any point leaves a readable file whose status still says

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "lib/weights/pickle.h"
-#include "lib/weights/zip_reader.h"
+#include "lib/weights/wzip.h"
 
 /* torch's legacy magic number 0x1950a86a20f9469cfc6c as LONG1 bytes */
 static const uint8_t legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
@@ -14,7 +14,7 @@ static const uint8_t legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
 /* how deep "state_dict" / "model" entries are followed */
 #define MAX_NESTING 4
 
-bool pth_sniff_legacy(const uint8_t *buf, size_t len) {
+static bool sniff_legacy(const uint8_t *buf, size_t len) {
   size_t n = len < 32 ? len : 32;
   if (n < 2 || buf[0] != 0x80)
     return false;
@@ -24,9 +24,10 @@ bool pth_sniff_legacy(const uint8_t *buf, size_t len) {
   return false;
 }
 
-/* Finds where the bytes of one storage lie. */
+/* Finds where the bytes of one storage lie: sets w->storage (in memory) or
+ * w->source and w->source_id (read on demand), and the storage's *numel. */
 typedef dnl_status (*storage_resolver)(void *ctx, const pk_value *storage, const char *tensor,
-                                       const uint8_t **bytes, int64_t *numel);
+                                       wtensor *w, int64_t *numel);
 
 /* The dict holding the tensors: the object, or its "state_dict" / "model"
  * entry, followed down while such an entry is a dict. */
@@ -69,20 +70,25 @@ static void key_sample(const pk_value *d, char *buf, size_t len) {
 static dnl_status add_tensor(weight_file *wf, const char *name, const pk_value *t,
                              storage_resolver resolve, void *ctx) {
   const pk_value *st = t->u.tensor.storage;
-  wtensor w = {.name = (char *)name, .dtype = st->u.storage.dtype, .ndim = t->u.tensor.ndim,
+  wtensor w = {.name = (char *)name,
+               .dtype = st->u.storage.dtype,
+               .ndim = t->u.tensor.ndim,
                .offset = t->u.tensor.offset};
   memcpy(w.shape, t->u.tensor.shape, sizeof w.shape);
   memcpy(w.stride, t->u.tensor.stride, sizeof w.stride);
-  const uint8_t *bytes;
   int64_t numel;
-  DNL_TRY(resolve(ctx, st, name, &bytes, &numel));
+  DNL_TRY(resolve(ctx, st, name, &w, &numel));
   if (st->u.storage.base + st->u.storage.size > numel)
     return dnl_error(DNL_ERR_FORMAT,
                      "%s: %s: storage %s holds %lld elements of %s, the checkpoint declares %lld",
                      wf->path, name, st->u.storage.key, (long long)numel,
                      wdtype_name(st->u.storage.dtype),
                      (long long)(st->u.storage.base + st->u.storage.size));
-  w.storage = bytes + (size_t)st->u.storage.base * wdtype_size(w.dtype);
+  const size_t base = (size_t)st->u.storage.base * wdtype_size(w.dtype);
+  if (w.storage)
+    w.storage += base;
+  else
+    w.source_off = base;
   w.storage_numel = st->u.storage.size;
   dnl_status s = wtensor_check(&w);
   if (s != DNL_OK)
@@ -112,8 +118,8 @@ static dnl_status collect(weight_file *wf, const pk_value *root, storage_resolve
   if (wf->tensors.count == 0) {
     char keys[320];
     key_sample(d, keys, sizeof keys);
-    return dnl_error(DNL_ERR_FORMAT, "%s: no tensors in the checkpoint's %s%s (keys: %s)",
-                     wf->path, wf->container[0] ? wf->container : "top-level dict",
+    return dnl_error(DNL_ERR_FORMAT, "%s: no tensors in the checkpoint's %s%s (keys: %s)", wf->path,
+                     wf->container[0] ? wf->container : "top-level dict",
                      wf->container[0] ? " entry" : "", keys[0] ? keys : "none");
   }
   return DNL_OK;
@@ -121,34 +127,60 @@ static dnl_status collect(weight_file *wf, const pk_value *root, storage_resolve
 
 /* ---- zip format ---- */
 
+/* The archive, kept open while the file is: its storage records are read on
+ * demand (wtensor_to_f32), straight into the caller's buffer. */
+typedef struct zip_storages {
+  wsource src; /* first: the wsource the tensors hold is this struct */
+  wzip zip;
+  bool *verified; /* per member: its CRC-32 was checked */
+} zip_storages;
+
+static dnl_status zip_read_at(const wsource *src, int64_t id, uint64_t off, size_t n, void *dst) {
+  const zip_storages *zs = (const zip_storages *)src;
+  return wzip_read_at(&zs->zip, id, off, n, dst);
+}
+
+static void zip_storages_free(wsource *src) {
+  zip_storages *zs = (zip_storages *)src;
+  wzip_close(&zs->zip);
+  free(zs->verified);
+  free(zs);
+}
+
 typedef struct zip_ctx {
   weight_file *wf;
-  zip_archive zip;
+  zip_storages *zs;
   char prefix[256]; /* "archive/" */
 } zip_ctx;
 
-static dnl_status zip_resolve(void *ctx, const pk_value *storage, const char *tensor,
-                              const uint8_t **bytes, int64_t *numel) {
+static dnl_status zip_resolve(void *ctx, const pk_value *storage, const char *tensor, wtensor *w,
+                              int64_t *numel) {
   zip_ctx *z = ctx;
   char name[512];
   snprintf(name, sizeof name, "%sdata/%s", z->prefix, storage->u.storage.key);
-  zip_entry *e = zip_find(&z->zip, name);
-  if (!e)
+  int64_t i = wzip_find(&z->zs->zip, name);
+  if (i < 0)
     return dnl_error(DNL_ERR_FORMAT, "%s: %s: storage record %s is missing from the archive",
                      z->wf->path, tensor, name);
-  const uint8_t *data;
-  size_t size;
-  DNL_TRY(zip_entry_data(&z->zip, e, &data, &size));
-  *bytes = data;
+  uint64_t size = 0;
+  DNL_TRY(wzip_stored_size(&z->zs->zip, i, &size));
+  /* corruption shows when the file is opened, not halfway through a conversion */
+  if (!z->zs->verified[i]) {
+    DNL_TRY(wzip_verify(&z->zs->zip, i));
+    z->zs->verified[i] = true;
+  }
+  w->source = &z->zs->src;
+  w->source_id = i;
   *numel = (int64_t)(size / wdtype_size(storage->u.storage.dtype));
   return DNL_OK;
 }
 
 /* The archive's folder: the one holding data.pkl. */
 static dnl_status zip_prefix(zip_ctx *z) {
-  for (int i = 0; i < z->zip.count; i++) {
-    const char *n = z->zip.entries[i].name;
-    const char *slash = strchr(n, '/');
+  const int64_t count = wzip_count(&z->zs->zip);
+  for (int64_t i = 0; i < count; i++) {
+    const char *n = wzip_name(&z->zs->zip, i);
+    const char *slash = n ? strchr(n, '/') : NULL;
     if (slash && !strcmp(slash, "/data.pkl") && (size_t)(slash - n) + 2 < sizeof z->prefix) {
       snprintf(z->prefix, sizeof z->prefix, "%.*s/", (int)(slash - n), n);
       return DNL_OK;
@@ -162,24 +194,47 @@ static dnl_status zip_prefix(zip_ctx *z) {
 static dnl_status zip_check_byteorder(zip_ctx *z) {
   char name[300];
   snprintf(name, sizeof name, "%sbyteorder", z->prefix);
-  zip_entry *e = zip_find(&z->zip, name);
-  if (!e)
+  int64_t i = wzip_find(&z->zs->zip, name);
+  if (i < 0)
     return DNL_OK;
-  const uint8_t *data;
+  uint8_t *data;
   size_t size;
-  DNL_TRY(zip_entry_data(&z->zip, e, &data, &size));
-  if (size != 6 || memcmp(data, "little", 6) != 0)
+  DNL_TRY(wzip_read_all(&z->zs->zip, i, &data, &size));
+  const bool little = size == 6 && memcmp(data, "little", 6) == 0;
+  free(data);
+  if (!little)
     return dnl_error(DNL_ERR_UNSUPPORTED, "%s: saved on a big-endian machine (%s is not 'little')",
                      z->wf->path, name);
   return DNL_OK;
 }
 
-dnl_status pth_read_zip(weight_file *wf) {
+/* Opens the archive into wf->source. */
+static dnl_status zip_storages_open(weight_file *wf, zip_storages **out) {
+  zip_storages *zs = calloc(1, sizeof *zs);
+  if (!zs)
+    return dnl_error(DNL_ERR_NOMEM, "%s: zip reader", wf->path);
+  zs->src = (wsource){.read_at = zip_read_at};
+  dnl_status s = wzip_open(&zs->zip, wf->map, wf->len, wf->path);
+  if (s != DNL_OK) {
+    free(zs);
+    return s;
+  }
+  wf->source = &zs->src;
+  wf->source_free = zip_storages_free;
+  const int64_t count = wzip_count(&zs->zip);
+  zs->verified = calloc(count > 0 ? (size_t)count : 1, sizeof *zs->verified);
+  if (!zs->verified)
+    return dnl_error(DNL_ERR_NOMEM, "%s: %lld zip entries", wf->path, (long long)count);
+  *out = zs;
+  return DNL_OK;
+}
+
+static dnl_status read_zip(weight_file *wf) {
   zip_ctx z = {.wf = wf};
-  wf->format = "pytorch-zip";
-  DNL_TRY(zip_open(&z.zip, wf->map, wf->len, wf->path));
+  DNL_TRY(zip_storages_open(wf, &z.zs));
   pickle_doc doc;
   pickle_doc_init(&doc);
+  uint8_t *data = NULL;
   dnl_status s = zip_prefix(&z);
   if (s == DNL_OK)
     s = zip_check_byteorder(&z);
@@ -187,17 +242,16 @@ dnl_status pth_read_zip(weight_file *wf) {
     char name[300], where[1200];
     snprintf(name, sizeof name, "%sdata.pkl", z.prefix);
     snprintf(where, sizeof where, "%s: %s", wf->path, name);
-    const uint8_t *data;
     size_t size, used;
     pk_value *root;
-    s = zip_entry_data(&z.zip, zip_find(&z.zip, name), &data, &size);
+    s = wzip_read_all(&z.zs->zip, wzip_find(&z.zs->zip, name), &data, &size);
     if (s == DNL_OK)
       s = pickle_run(&doc, data, size, where, &root, &used);
     if (s == DNL_OK)
       s = collect(wf, root, zip_resolve, &z);
   }
+  free(data);
   pickle_doc_free(&doc);
-  zip_close(&z.zip);
   return s;
 }
 
@@ -215,14 +269,14 @@ typedef struct legacy_ctx {
   size_t nraw;
 } legacy_ctx;
 
-static dnl_status legacy_resolve(void *ctx, const pk_value *storage, const char *tensor,
-                                 const uint8_t **bytes, int64_t *numel) {
+static dnl_status legacy_resolve(void *ctx, const pk_value *storage, const char *tensor, wtensor *w,
+                                 int64_t *numel) {
   legacy_ctx *l = ctx;
   for (size_t i = 0; i < l->nraw; i++) {
     if (!strcmp(l->raw[i].key, storage->u.storage.key)) {
       /* in the requesting storage's own element size: a corrupt file may
        * give one key two dtypes */
-      *bytes = l->raw[i].bytes;
+      w->storage = l->raw[i].bytes;
       *numel = (int64_t)(l->raw[i].nbytes / wdtype_size(storage->u.storage.dtype));
       return DNL_OK;
     }
@@ -276,8 +330,8 @@ static dnl_status legacy_storages(legacy_ctx *l, const pickle_doc *doc, const pk
     const pk_value *k = keys->u.seq.items[i];
     const pk_value *st = k->kind == PK_STR ? storage_with_key(doc, k->u.str.s) : NULL;
     if (!st)
-      return dnl_error(DNL_ERR_FORMAT, "%s: storage key %zu of the list names no storage",
-                       wf->path, i);
+      return dnl_error(DNL_ERR_FORMAT, "%s: storage key %zu of the list names no storage", wf->path,
+                       i);
     int64_t numel;
     size_t es = wdtype_size(st->u.storage.dtype);
     if (wf->len - pos < 8)
@@ -298,8 +352,7 @@ static dnl_status legacy_storages(legacy_ctx *l, const pickle_doc *doc, const pk
   return DNL_OK;
 }
 
-dnl_status pth_read_legacy(weight_file *wf) {
-  wf->format = "pytorch-legacy";
+static dnl_status read_legacy(weight_file *wf) {
   pickle_doc doc;
   pickle_doc_init(&doc);
   legacy_ctx l = {.wf = wf};
@@ -323,3 +376,7 @@ dnl_status pth_read_legacy(weight_file *wf) {
   pickle_doc_free(&doc);
   return s;
 }
+
+const weight_format pth_zip_format = {.name = "pytorch-zip", .sniff = wzip_sniff, .read = read_zip};
+const weight_format pth_legacy_format = {
+    .name = "pytorch-legacy", .sniff = sniff_legacy, .read = read_legacy};

@@ -9,18 +9,10 @@
 #ifndef DNL_PTH_READER_H
 #define DNL_PTH_READER_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "lib/weights/weight_format.h"
 
-#include "lib/core/status.h"
-#include "lib/weights/weight_file.h"
-
-/* True when buf starts like a legacy-format checkpoint (its magic-number pickle). */
-bool pth_sniff_legacy(const uint8_t *buf, size_t len);
-
-/* Fills wf->format, container, tensors and ignored from wf->map. */
-dnl_status pth_read_zip(weight_file *wf);
-dnl_status pth_read_legacy(weight_file *wf);
+/* "pytorch-zip" and "pytorch-legacy" */
+extern const weight_format pth_zip_format;
+extern const weight_format pth_legacy_format;
 
 #endif

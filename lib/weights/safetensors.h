@@ -1,21 +1,16 @@
 /* safetensors files: an 8-byte little-endian header length N, N bytes of
  * JSON {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
- * "__metadata__": {..}}, then the data, offsets counted from its start. */
+ * "__metadata__": {..}}, then the data, offsets counted from its start. The
+ * header is parsed by jansson (duplicate names refused, nesting and the memory
+ * a parse may take bounded); every tensor's bytes must lie in the data and
+ * apart from every other tensor's. */
 #ifndef DNL_SAFETENSORS_H
 #define DNL_SAFETENSORS_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "lib/weights/weight_format.h"
 
-#include "lib/core/status.h"
-#include "lib/weights/weight_file.h"
-
-/* True when buf starts like a safetensors file (a plausible header length, then a
- * JSON object); whether the header fits is left to safetensors_read. */
-bool safetensors_sniff(const uint8_t *buf, size_t len);
-
-/* Fills wf->format and tensors from wf->map. */
-dnl_status safetensors_read(weight_file *wf);
+/* "safetensors". Its sniff accepts a header length followed by a JSON object
+ * or array; whether the header fits and what it holds is left to the read. */
+extern const weight_format safetensors_format;
 
 #endif

@@ -10,7 +10,10 @@
 
 #include "lib/weights/pth_reader.h"
 #include "lib/weights/safetensors.h"
-#include "lib/weights/zip_reader.h"
+
+/* in the order they are tried */
+static const weight_format *const formats[] = {&pth_zip_format, &pth_legacy_format,
+                                               &safetensors_format};
 
 static dnl_status map_file(weight_file *wf) {
   int fd = open(wf->path, O_RDONLY | O_CLOEXEC);
@@ -27,8 +30,8 @@ static dnl_status map_file(weight_file *wf) {
   if (s == DNL_OK) {
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-      s = dnl_error(DNL_ERR_IO, "%s: cannot map %lld bytes: %s", wf->path,
-                    (long long)st.st_size, strerror(errno));
+      s = dnl_error(DNL_ERR_IO, "%s: cannot map %lld bytes: %s", wf->path, (long long)st.st_size,
+                    strerror(errno));
     } else {
       wf->map = p;
       wf->len = (size_t)st.st_size;
@@ -45,17 +48,19 @@ dnl_status weight_file_open(const char *path, weight_file *wf) {
     return dnl_error(DNL_ERR_NOMEM, "path %s", path);
   dnl_status s = map_file(wf);
   if (s == DNL_OK) {
-    if (zip_sniff(wf->map, wf->len))
-      s = pth_read_zip(wf);
-    else if (pth_sniff_legacy(wf->map, wf->len))
-      s = pth_read_legacy(wf);
-    else if (safetensors_sniff(wf->map, wf->len))
-      s = safetensors_read(wf);
-    else
+    const weight_format *fmt = NULL;
+    for (size_t i = 0; !fmt && i < sizeof formats / sizeof formats[0]; i++)
+      if (formats[i]->sniff(wf->map, wf->len))
+        fmt = formats[i];
+    if (!fmt)
       s = dnl_error(DNL_ERR_FORMAT,
                     "%s: not a PyTorch checkpoint (zip or legacy torch.save format) nor a "
                     "safetensors file",
                     path);
+    else {
+      wf->format = fmt->name;
+      s = fmt->read(wf);
+    }
   }
   if (s != DNL_OK)
     weight_file_close(wf);
@@ -63,6 +68,8 @@ dnl_status weight_file_open(const char *path, weight_file *wf) {
 }
 
 void weight_file_close(weight_file *wf) {
+  if (wf->source)
+    wf->source_free(wf->source);
   if (wf->map)
     munmap((void *)wf->map, wf->len);
   wtensor_list_free(&wf->tensors);

@@ -1,4 +1,10 @@
-/* Turning an opened foreign weight file into this project's checkpoint
+/* lib/weights/ holds the reading of other projects' weight files: the
+ * restricted pickle reader, PyTorch zip (through libzip) and legacy
+ * checkpoints, safetensors (through jansson), the tensors they describe, the
+ * name maps, and their import into this project's checkpoint layout. It
+ * depends on lib/core and, to write HDF5, lib/store.
+ *
+ * Turning an opened foreign weight file into this project's checkpoint
  * layout (docs/results.md, "Checkpoints"): every tensor is renamed by a
  * name_map or dropped with a reason, and the kept ones are written as
  * float32 datasets /params/<name> of an HDF5 file that checkpoint_load_partial

@@ -1,5 +1,6 @@
 #include "lib/weights/wtensor.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,29 +11,53 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 size_t wdtype_size(wdtype t) {
   switch (t) {
-  case WDT_F64: case WDT_I64: case WDT_C64: return 8;
-  case WDT_C128: return 16;
-  case WDT_F32: case WDT_I32: return 4;
-  case WDT_F16: case WDT_BF16: case WDT_I16: return 2;
-  case WDT_I8: case WDT_U8: case WDT_BOOL: return 1;
+  case WDT_F64:
+  case WDT_I64:
+  case WDT_C64:
+    return 8;
+  case WDT_C128:
+    return 16;
+  case WDT_F32:
+  case WDT_I32:
+    return 4;
+  case WDT_F16:
+  case WDT_BF16:
+  case WDT_I16:
+    return 2;
+  case WDT_I8:
+  case WDT_U8:
+  case WDT_BOOL:
+    return 1;
   }
   return 1;
 }
 
 const char *wdtype_name(wdtype t) {
   switch (t) {
-  case WDT_F32: return "float32";
-  case WDT_F16: return "float16";
-  case WDT_BF16: return "bfloat16";
-  case WDT_F64: return "float64";
-  case WDT_I64: return "int64";
-  case WDT_I32: return "int32";
-  case WDT_I16: return "int16";
-  case WDT_I8: return "int8";
-  case WDT_U8: return "uint8";
-  case WDT_BOOL: return "bool";
-  case WDT_C64: return "complex64";
-  case WDT_C128: return "complex128";
+  case WDT_F32:
+    return "float32";
+  case WDT_F16:
+    return "float16";
+  case WDT_BF16:
+    return "bfloat16";
+  case WDT_F64:
+    return "float64";
+  case WDT_I64:
+    return "int64";
+  case WDT_I32:
+    return "int32";
+  case WDT_I16:
+    return "int16";
+  case WDT_I8:
+    return "int8";
+  case WDT_U8:
+    return "uint8";
+  case WDT_BOOL:
+    return "bool";
+  case WDT_C64:
+    return "complex64";
+  case WDT_C128:
+    return "complex128";
   }
   return "unknown";
 }
@@ -67,8 +92,8 @@ dnl_status wtensor_check(const wtensor *t) {
   int64_t numel = 1, last = t->offset;
   for (int i = 0; i < t->ndim; i++) {
     if (t->shape[i] < 0 || t->stride[i] < 0)
-      return dnl_error(DNL_ERR_FORMAT, "%s: dimension %d has size %lld and stride %lld", t->name,
-                       i, (long long)t->shape[i], (long long)t->stride[i]);
+      return dnl_error(DNL_ERR_FORMAT, "%s: dimension %d has size %lld and stride %lld", t->name, i,
+                       (long long)t->shape[i], (long long)t->stride[i]);
     int64_t reach;
     if (__builtin_mul_overflow(numel, t->shape[i], &numel) ||
         (t->shape[i] > 0 && (__builtin_mul_overflow(t->shape[i] - 1, t->stride[i], &reach) ||
@@ -125,7 +150,9 @@ static void convert_row(wdtype dt, const uint8_t *p, int64_t stride, int64_t n, 
   size_t step = (size_t)stride * wdtype_size(dt);
   for (int64_t i = 0; i < n; i++, p += step) {
     switch (dt) {
-    case WDT_F32: memcpy(&out[i], p, 4); break;
+    case WDT_F32:
+      memcpy(&out[i], p, 4);
+      break;
     case WDT_F64: {
       double d;
       memcpy(&d, p, 8);
@@ -142,22 +169,16 @@ static void convert_row(wdtype dt, const uint8_t *p, int64_t stride, int64_t n, 
   }
 }
 
-dnl_status wtensor_to_f32(const wtensor *t, float *out) {
-  if (!wdtype_is_float(t->dtype))
-    return dnl_error(DNL_ERR_UNSUPPORTED,
-                     "%s: dtype %s cannot be imported (float32, float16, bfloat16 and "
-                     "float64 can)",
-                     t->name, wdtype_name(t->dtype));
-  int64_t n = wtensor_numel(t);
-  if (n == 0)
-    return DNL_OK;
+/* Converts t, whose storage lies in memory. */
+static void convert_in_memory(const wtensor *t, float *out) {
   size_t es = wdtype_size(t->dtype);
   if (t->ndim == 0) {
     convert_row(t->dtype, t->storage + (size_t)t->offset * es, 1, 1, out);
-    return DNL_OK;
+    return;
   }
   /* walk the outer dims like an odometer, one innermost row at a time */
   int nd = t->ndim;
+  int64_t n = wtensor_numel(t);
   int64_t idx[WTENSOR_MAX_DIMS] = {0}, pos = t->offset, inner = t->shape[nd - 1];
   for (int64_t done = 0; done < n; done += inner) {
     convert_row(t->dtype, t->storage + (size_t)pos * es, t->stride[nd - 1], inner, out + done);
@@ -169,6 +190,57 @@ dnl_status wtensor_to_f32(const wtensor *t, float *out) {
       idx[d] = 0;
     }
   }
+}
+
+/* Whether the elements lie row-major and back to back in the storage. */
+static bool contiguous(const wtensor *t) {
+  int64_t want = 1;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    if (t->shape[d] != 1 && t->stride[d] != want)
+      return false;
+    want *= t->shape[d];
+  }
+  return true;
+}
+
+/* Converts t, whose storage is read through its source. */
+static dnl_status convert_from_source(const wtensor *t, float *out) {
+  size_t es = wdtype_size(t->dtype);
+  int64_t n = wtensor_numel(t);
+  if (t->dtype == WDT_F32 && contiguous(t))
+    return t->source->read_at(t->source, t->source_id, t->source_off + (uint64_t)t->offset * es,
+                              (size_t)n * es, out);
+  /* the span from the first element to the last one (wtensor_check bounded it) */
+  int64_t last = t->offset;
+  for (int d = 0; d < t->ndim; d++)
+    last += (t->shape[d] - 1) * t->stride[d];
+  size_t span = (size_t)(last - t->offset + 1) * es;
+  uint8_t *bytes = malloc(span);
+  if (!bytes)
+    return dnl_error(DNL_ERR_NOMEM, "%s: %zu bytes of storage", t->name, span);
+  dnl_status st = t->source->read_at(t->source, t->source_id,
+                                     t->source_off + (uint64_t)t->offset * es, span, bytes);
+  if (st == DNL_OK) {
+    wtensor view = *t;
+    view.storage = bytes;
+    view.offset = 0;
+    convert_in_memory(&view, out);
+  }
+  free(bytes);
+  return st;
+}
+
+dnl_status wtensor_to_f32(const wtensor *t, float *out) {
+  if (!wdtype_is_float(t->dtype))
+    return dnl_error(DNL_ERR_UNSUPPORTED,
+                     "%s: dtype %s cannot be imported (float32, float16, bfloat16 and "
+                     "float64 can)",
+                     t->name, wdtype_name(t->dtype));
+  if (wtensor_numel(t) == 0)
+    return DNL_OK;
+  if (!t->storage)
+    return convert_from_source(t, out);
+  convert_in_memory(t, out);
   return DNL_OK;
 }
 

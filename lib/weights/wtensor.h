@@ -1,6 +1,7 @@
 /* A tensor of a foreign weight file (PyTorch .pth, safetensors) as the file
  * describes it: dtype, shape, element strides and offset into a storage whose
- * bytes lie in the mapped file. Nothing is copied until wtensor_to_f32.
+ * bytes lie in the mapped file or are read on demand (members of a zip
+ * archive, through a wsource). Nothing is copied until wtensor_to_f32.
  *
  * The readers fill these from untrusted files; wtensor_check verifies every
  * claim against the bytes really there before anything is read or allocated. */
@@ -36,6 +37,15 @@ const char *wdtype_name(wdtype t);
 /* Whether wtensor_to_f32 converts this dtype (floats only). */
 int wdtype_is_float(wdtype t);
 
+/* Storages whose bytes are read on demand rather than lying in memory. */
+typedef struct wsource wsource;
+struct wsource {
+  /* copies n bytes from byte off of storage id into dst; errors name the file
+   * and the storage */
+  dnl_status (*read_at)(const wsource *src, int64_t id, uint64_t off, size_t n, void *dst);
+  void *ctx;
+};
+
 typedef struct wtensor {
   char *name; /* the file's key (malloc'ed) */
   wdtype dtype;
@@ -43,8 +53,11 @@ typedef struct wtensor {
   int64_t shape[WTENSOR_MAX_DIMS];
   int64_t stride[WTENSOR_MAX_DIMS]; /* in elements */
   int64_t offset;                   /* first element, in elements from the storage start */
-  const uint8_t *storage;           /* first byte of the storage in the mapped file */
-  int64_t storage_numel;            /* elements the file really holds there */
+  const uint8_t *storage;           /* first byte of the storage in the mapped file, or NULL: */
+  const wsource *source;            /* read from storage source_id of source, */
+  int64_t source_id;
+  uint64_t source_off;   /* its first byte there */
+  int64_t storage_numel; /* elements the file really holds there */
 } wtensor;
 
 int64_t wtensor_numel(const wtensor *t);
@@ -59,7 +72,9 @@ dnl_status wtensor_check(const wtensor *t);
 
 /* Gathers the elements in row-major order into out[numel] as float32
  * (float16/bfloat16 exactly, float64 rounded to nearest). Other dtypes: an
- * error naming the key and the dtype. Call wtensor_check first. */
+ * error naming the key and the dtype. Call wtensor_check first. A contiguous
+ * float32 tensor of a wsource is read straight into out; other ones read the
+ * span of storage they cover into a temporary buffer first. */
 dnl_status wtensor_to_f32(const wtensor *t, float *out);
 
 /* IEEE half and bfloat16 bit patterns to float. */
