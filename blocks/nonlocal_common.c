@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blocks/shared_unary.h"
 #include "lib/layers/attention.h"
 #include "lib/layers/batchnorm.h"
 #include "lib/layers/conv2d.h"
@@ -20,6 +21,7 @@ struct block {
   batchnorm_layer bn;
   norm_layer norm;
   pairwise_attention att;
+  shared_unary su; /* the unary logits of NONLOCAL_UNARY_SHARED */
   /* the last forward (arena, valid until reset) */
   bool have_forward;
   tensor x_shape; /* shape only */
@@ -33,10 +35,12 @@ struct block {
   tensor zn;      /* [N, C, H, W] after the output norm (zo without it) */
 };
 
-static bool has_any(const nonlocal_spec *sp) { return sp->pairwise || sp->unary; }
+static bool has_unary(const nonlocal_spec *sp) { return sp->unary != NONLOCAL_UNARY_NONE; }
+
+static bool has_any(const nonlocal_spec *sp) { return sp->pairwise || has_unary(sp); }
 
 static bool uses_inner(const nonlocal_spec *sp, const block_config *c) {
-  return sp->pairwise || (sp->unary && c->out_conv);
+  return sp->pairwise || (has_unary(sp) && c->out_conv);
 }
 
 static dnl_status reject(const nonlocal_spec *sp, const char *key, const char *value,
@@ -123,7 +127,7 @@ static dnl_status validate_init_options(const nonlocal_spec *sp, const block_con
       return reject(sp, "qk_tied", "true", "false (no query and key convs)");
     DNL_TRY(keep_default(sp, "gamma_init", c->gamma_init, d.gamma_init, why));
   }
-  if (!sp->unary)
+  if (sp->unary != NONLOCAL_UNARY_MASK)
     DNL_TRY(
         keep_default(sp, "mask_init_std", c->mask_init_std, d.mask_init_std, "no unary mask conv"));
   if (!has_any(sp)) {
@@ -202,6 +206,17 @@ static dnl_status add_conv(conv2d_layer *l, param_store *ps, const char *prefix,
   return conv2d_init(l, ps, name, &cfg);
 }
 
+static whiten_mode whiten_of(const block *b) {
+  switch (b->cfg.whiten) {
+  case BLOCK_WHITEN_IN:
+    return WHITEN_CHANNEL;
+  case BLOCK_WHITEN_LN:
+    return WHITEN_SAMPLE;
+  default:
+    return WHITEN_NONE;
+  }
+}
+
 /* key.weight draws query.weight's random stream: the same initial matrix. */
 static dnl_status tie_key_to_query(param_store *ps, const char *prefix) {
   char key[PARAM_NAME_MAX], query[PARAM_NAME_MAX];
@@ -241,11 +256,12 @@ static dnl_status add_params(block *b, param_store *ps, const char *prefix) {
     b->att.fused = r->fused;
     b->att.scale =
         r->scale == BLOCK_SCALE_ON ? 1.0f / (sqrtf((float)r->inner) * r->temperature) : 1.0f;
+    b->su = (shared_unary){.mode = whiten_of(b), .scale = b->att.scale};
   }
   const float v_std = r->v_init_kaiming ? sqrtf(2.0f / (float)c) : r->v_init_std;
   if (has_any(sp))
     DNL_TRY(add_conv(&b->value, ps, prefix, "value", c, b->cv, false, PARAM_TRAINABLE, v_std));
-  if (sp->unary)
+  if (sp->unary == NONLOCAL_UNARY_MASK)
     DNL_TRY(add_conv(&b->mask, ps, prefix, "mask", c, 1, true, PARAM_TRAINABLE, r->mask_init_std));
   if (sp->pairwise) {
     char name[PARAM_NAME_MAX];
@@ -286,17 +302,6 @@ dnl_status nonlocal_create(const nonlocal_spec *sp, const block_config *cfg, par
 
 void nonlocal_destroy(block *b) { free(b); }
 
-static whiten_mode whiten_of(const block *b) {
-  switch (b->cfg.whiten) {
-  case BLOCK_WHITEN_IN:
-    return WHITEN_CHANNEL;
-  case BLOCK_WHITEN_LN:
-    return WHITEN_SAMPLE;
-  default:
-    return WHITEN_NONE;
-  }
-}
-
 static dnl_status forward_parts(block *b, layer_ctx *ctx, const tensor *x, tensor *y) {
   const nonlocal_spec *sp = b->spec;
   const int n = x->shape[0], p = x->shape[2] * x->shape[3];
@@ -306,6 +311,8 @@ static dnl_status forward_parts(block *b, layer_ctx *ctx, const tensor *x, tenso
   }
   if (sp->pairwise) {
     DNL_TRY(conv2d_forward(&b->query, ctx, x, &b->q));
+    if (sp->unary == NONLOCAL_UNARY_SHARED)
+      DNL_TRY(shared_unary_mean(&b->su, ctx, &b->q));
     DNL_TRY(whiten_apply(ctx, whiten_of(b), &b->q));
     DNL_TRY(conv2d_forward(&b->key, ctx, x, &b->k));
     DNL_TRY(whiten_apply(ctx, whiten_of(b), &b->k));
@@ -313,14 +320,16 @@ static dnl_status forward_parts(block *b, layer_ctx *ctx, const tensor *x, tenso
   DNL_TRY(conv2d_forward(&b->value, ctx, x, &b->v));
   if (sp->pairwise)
     DNL_TRY(pairwise_attention_forward(&b->att, ctx, &b->q, &b->k, &b->v, &b->ypair));
-  if (sp->unary) {
+  if (sp->unary == NONLOCAL_UNARY_MASK)
     DNL_TRY(conv2d_forward(&b->mask, ctx, x, &b->m));
+  else if (sp->unary == NONLOCAL_UNARY_SHARED)
+    DNL_TRY(shared_unary_logits(&b->su, ctx, &b->k, &b->m));
+  if (has_unary(sp))
     DNL_TRY(unary_attention_forward(ctx, &b->m, &b->v, &b->u, &b->yun));
-  }
   DNL_TRY(arena_tensor(ctx->act, &b->z, 4, b->v.shape));
   DNL_TRY(ctx->be->attention_combine_forward(n, b->cv, p, sp->pairwise ? b->gamma.data : NULL,
                                              sp->pairwise ? b->ypair.data : NULL,
-                                             sp->unary ? b->yun.data : NULL, b->z.data));
+                                             has_unary(sp) ? b->yun.data : NULL, b->z.data));
   b->zo = b->z;
   if (b->cfg.out_conv)
     DNL_TRY(conv2d_forward(&b->out, ctx, &b->z, &b->zo));
@@ -378,25 +387,32 @@ static dnl_status backward_parts(block *b, layer_ctx *ctx, const tensor *x, cons
   DNL_TRY(layer_ctx_zeros_like(ctx, &dv, &b->v));
   if (sp->pairwise)
     DNL_TRY(layer_ctx_zeros_like(ctx, &dypair, &b->ypair));
-  if (sp->unary)
+  if (has_unary(sp))
     DNL_TRY(layer_ctx_zeros_like(ctx, &dyun, &b->yun));
   DNL_TRY(ctx->be->attention_combine_backward(
       n, b->cv, p, sp->pairwise ? b->gamma.data : NULL, sp->pairwise ? b->ypair.data : NULL,
       dz.data, dypair.data, sp->pairwise ? b->gamma_grad.data : NULL, dyun.data));
-  if (sp->unary) {
-    tensor dm;
-    DNL_TRY(layer_ctx_zeros_like(ctx, &dm, &b->m));
-    DNL_TRY(unary_attention_backward(ctx, &b->u, &b->v, &dyun, &dm, &dv));
-    DNL_TRY(conv2d_backward(&b->mask, ctx, x, &dm, dx));
-  }
+  tensor dq, dk, dm;
   if (sp->pairwise) {
-    tensor dq, dk;
     DNL_TRY(layer_ctx_zeros_like(ctx, &dq, &b->q));
     DNL_TRY(layer_ctx_zeros_like(ctx, &dk, &b->k));
+  }
+  if (has_unary(sp)) {
+    DNL_TRY(layer_ctx_zeros_like(ctx, &dm, &b->m));
+    DNL_TRY(unary_attention_backward(ctx, &b->u, &b->v, &dyun, &dm, &dv));
+  }
+  if (sp->unary == NONLOCAL_UNARY_MASK)
+    DNL_TRY(conv2d_backward(&b->mask, ctx, x, &dm, dx));
+  else if (sp->unary == NONLOCAL_UNARY_SHARED)
+    DNL_TRY(shared_unary_backward_key(&b->su, ctx, &dm, &dk));
+  if (sp->pairwise) {
     DNL_TRY(pairwise_attention_backward(&b->att, ctx, &b->q, &b->k, &b->v, &b->ypair, &dypair, &dq,
                                         &dk, &dv));
     DNL_TRY(whiten_apply(ctx, whiten_of(b), &dq));
     DNL_TRY(whiten_apply(ctx, whiten_of(b), &dk));
+    /* the query's mean reaches the unary logits past the whitening */
+    if (sp->unary == NONLOCAL_UNARY_SHARED)
+      DNL_TRY(shared_unary_backward_query(&b->su, ctx, &b->k, &dm, &dq));
     DNL_TRY(conv2d_backward(&b->query, ctx, x, &dq, dx));
     DNL_TRY(conv2d_backward(&b->key, ctx, x, &dk, dx));
   }
@@ -422,7 +438,7 @@ static dnl_status attention_maps(block *b, layer_ctx *ctx, const tensor *x, int 
   DNL_TRY(check_last_input(b, x, "attention maps"));
   if (pair_maps && !b->spec->pairwise)
     return dnl_error(DNL_ERR_ARG, "no pairwise attention in this variant (pass pair_maps NULL)");
-  if (unary_map && !b->spec->unary)
+  if (unary_map && !has_unary(b->spec))
     return dnl_error(DNL_ERR_ARG, "no unary attention in this variant (pass unary_map NULL)");
   if (sample < 0 || sample >= x->shape[0])
     return dnl_error(DNL_ERR_ARG, "sample %d outside 0..%d", sample, x->shape[0] - 1);

@@ -8,10 +8,18 @@
 
 #include "blocks/block.h"
 
+/* Where the unary term's logits come from. */
+typedef enum {
+  NONLOCAL_UNARY_NONE,   /* no unary term */
+  NONLOCAL_UNARY_MASK,   /* m = a 1x1 conv of x of its own (mask), as DNL */
+  NONLOCAL_UNARY_SHARED, /* m_j = s mu_q . k'_j from the pairwise term's query and key
+                            (blocks/shared_unary.h) */
+} nonlocal_unary;
+
 typedef struct nonlocal_spec {
   const char *name;
   bool pairwise;              /* Y_pair with query, key, gamma */
-  bool unary;                 /* Y_un with the mask conv */
+  nonlocal_unary unary;       /* Y_un and its logits */
   unsigned whiten_allowed;    /* bits 1 << BLOCK_WHITEN_x the option may take */
   block_whiten whiten_auto;   /* what whiten = auto means */
 } nonlocal_spec;
@@ -50,7 +58,7 @@ void nonlocal_destroy(block *b);
   const block_ops block_##NAME##_ops = {.name = #NAME,                                       \
                                         .summary = SUMMARY,                                  \
                                         .has_pairwise = PAIRWISE,                            \
-                                        .has_unary = UNARY,                                  \
+                                        .has_unary = UNARY != NONLOCAL_UNARY_NONE,           \
                                         .validate = NAME##_validate,                         \
                                         .resolve = NAME##_resolve,                           \
                                         .create = NAME##_create,                             \

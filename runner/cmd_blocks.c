@@ -50,10 +50,10 @@ static int print_variants(void) {
       return 1;
     }
     char text[512];
-    printf("  %-9s %s\n", ops->name, ops->summary);
+    printf("  %-10s %s\n", ops->name, ops->summary);
     const char *maps = ops->has_pairwise ? (ops->has_unary ? "pairwise + unary" : "pairwise")
                                          : (ops->has_unary ? "unary" : "none");
-    printf("            attention maps: %s\n            defaults: %s\n", maps,
+    printf("             attention maps: %s\n             defaults: %s\n", maps,
            block_config_format(&r, text, sizeof text));
   }
   printf("\n");

@@ -7,7 +7,8 @@
 #define NO_RANGE 1, 0
 
 static const char *const devices[] = {"cpu", "cuda", NULL};
-static const char *const variants[] = {"none", "nl", "pairwise", "unary", "dnl", NULL};
+static const char *const variants[] = {"none", "nl", "pairwise", "unary", "dnl_shared", "dnl",
+                                       NULL};
 static const char *const whitenings[] = {"none", "in", "ln", NULL};
 static const char *const norms[] = {"none", "bn", "in", "ln", NULL};
 static const char *const datasets[] = {"synth", "cityscapes", "ade20k", "pascal_context",
@@ -33,7 +34,7 @@ static const cfg_key keys[] = {
 
     {"block", CFG_GROUP, NO_RANGE, NULL, "context block"},
     {"block.preset", CFG_STRING, NO_RANGE, NULL, "named setting of the README table (runner blocks)"},
-    {"block.variant", CFG_STRING, NO_RANGE, variants, "none, nl, pairwise, unary, dnl (default dnl)"},
+    {"block.variant", CFG_STRING, NO_RANGE, variants, "none, nl, pairwise, unary, dnl_shared, dnl (default dnl)"},
     {"block.whiten", CFG_STRING, NO_RANGE, whitenings, "whitening of Q and K: none, in, ln"},
     {"block.temperature", CFG_FLOAT, 1e-4, 1e4, NULL, "softmax temperature (default 1)"},
     {"block.scale", CFG_BOOL, NO_RANGE, NULL, "scale logits by 1/(sqrt(C') temperature)"},

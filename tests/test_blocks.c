@@ -93,6 +93,11 @@ static const char *const grad_configs[] = {
     "variant=dnl whiten=ln out_norm=in",
     "variant=dnl out_conv=true out_norm=ln fused=false",
     "variant=dnl out_norm=bn fused=false",
+    "variant=dnl_shared",
+    "variant=dnl_shared whiten=ln",
+    "variant=dnl_shared temperature=0.3 fused=false nowd=true",
+    "variant=dnl_shared scale=off out_conv=true out_norm=bn",
+    "variant=dnl_shared whiten=ln scale=off out_norm=in",
 };
 
 Test(blocks, gradients_every_variant_and_option) {
@@ -191,6 +196,10 @@ static const fixture_case fixture_cases[] = {
     {"unary_out_conv_ln", NULL, NULL, "variant=unary out_conv=true out_norm=ln"},
     {"dnl_out_conv_bn", NULL, NULL, "variant=dnl out_conv=true out_norm=bn"},
     {"dnl_out_norm_in", NULL, NULL, "variant=dnl whiten=ln scale=off out_norm=in"},
+    {"dnl_shared_in", NULL, NULL, "variant=dnl_shared"},
+    {"dnl_shared_temp", NULL, NULL, "variant=dnl_shared temperature=0.06"},
+    {"dnl_shared_ln_out_conv_bn", NULL, NULL,
+     "variant=dnl_shared whiten=ln scale=off out_conv=true out_norm=bn"},
 };
 
 enum { FN = 2, FC = 8, FH = 5, FW = 7, FP = FH * FW, FX = FN * FC * FP };
@@ -355,6 +364,11 @@ Test(blocks, parameters_and_weight_decay_flags) {
                                   {"blk.mask.bias", {1}, T},
                                   {"blk.out.weight", {6, 3, 1, 1}, T}};
   expect_params("variant=unary out_conv=true", unary, 4);
+  const expected_param shared[] = {
+      {"blk.query.weight", {3, 6, 1, 1}, T}, {"blk.query.bias", {3}, T},
+      {"blk.key.weight", {3, 6, 1, 1}, T},   {"blk.key.bias", {3}, T},
+      {"blk.value.weight", {6, 6, 1, 1}, T}, {"blk.gamma", {1}, T}};
+  expect_params("variant=dnl_shared", shared, 6);
 }
 
 /* SPEC 1: 1x1 convs N(0, 0.01^2), biases 0, gamma 0. */
@@ -549,6 +563,8 @@ Test(blocks, rejects_options_that_do_not_apply) {
       {"variant=none lr_mult=2", "lr_mult"},
       {"variant=none v_init_kaiming=true", "v_init_kaiming"},
       {"variant=none v_init_std=0.1", "v_init_std"},
+      {"variant=dnl_shared whiten=none", "whiten"},
+      {"variant=dnl_shared mask_init_std=0.1", "mask_init_std"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     const block_config cfg = config_of(bad[i].options, 6);
@@ -597,7 +613,7 @@ Test(blocks, config_text_errors_name_the_key) {
       {"whitening", "in", "unknown key 'whitening'"},
       {"whiten", "channel", "whiten = 'channel'"},
       {"out_norm", "gn", "allowed: none, bn, in, ln"},
-      {"variant", "gc", "allowed: none, nl, pairwise, unary, dnl"},
+      {"variant", "gc", "allowed: none, nl, pairwise, unary, dnl_shared, dnl"},
       {"temperature", "-1", "temperature"},
       {"nowd", "maybe", "nowd"},
       {"channels", "12x", "channels"},
@@ -625,9 +641,9 @@ Test(blocks, config_text_errors_name_the_key) {
 }
 
 Test(blocks, registry_and_resolution) {
-  static const char *const names[] = {"none", "nl", "pairwise", "unary", "dnl"};
-  cr_assert_eq(block_count(), 5);
-  for (int i = 0; i < 5; i++) {
+  static const char *const names[] = {"none", "nl", "pairwise", "unary", "dnl_shared", "dnl"};
+  cr_assert_eq(block_count(), 6);
+  for (int i = 0; i < 6; i++) {
     cr_assert_str_eq(block_at(i)->name, names[i]);
     cr_assert_eq(block_find(names[i]), block_at(i));
   }

@@ -62,7 +62,7 @@ static int compare_shared(session *a, session *b, bool same) {
 }
 
 Test(paired, shared_parameters_start_equal_whatever_the_block) {
-  static const char *const variants[] = {"none", "nl", "unary", "pairwise", "dnl"};
+  static const char *const variants[] = {"none", "nl", "unary", "pairwise", "dnl", "dnl_shared"};
   enum { NV = sizeof variants / sizeof variants[0] };
   session s[NV];
   for (int v = 0; v < NV; v++)
@@ -81,6 +81,9 @@ Test(paired, shared_parameters_start_equal_whatever_the_block) {
   for (int i = 0; i < s[4].ps.count; i++)
     block_params += is_block(s[4].ps.entries[i].name);
   cr_assert_eq(block_params, 8, "dnl: %d block parameters", block_params);
+  /* dnl_shared has exactly pairwise's parameters, with the same values */
+  cr_assert_eq(compare_shared(&s[5], &s[3], true), s[5].ps.count);
+  cr_assert_eq(s[5].ps.count, s[3].ps.count);
   for (int v = 0; v < NV; v++)
     session_close(&s[v]);
 }
