@@ -247,6 +247,10 @@ Test(train, resume_after_sigkill_is_bit_identical) {
 
   TRY_OK(results_read(rp, &d));
   cr_assert(d.finished, "status after the resume: %s", d.status);
+  cr_assert_str_eq(d.label,
+                   "dnl qk_init_std=0.2 qk_tied=true v_init_kaiming=true gamma_init=0.5 "
+                   "lr_mult=3",
+                   "the group label names the block options");
   cr_assert_eq(d.train.n, 30, "150 iterations logged every 5: %zu rows", d.train.n);
   for (size_t i = 0; i < d.train.n; i++)
     cr_assert_eq(d.train.iter[i], (int64_t)(5 * (i + 1)), "row %zu is iteration %lld", i,
