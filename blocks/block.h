@@ -54,6 +54,20 @@ typedef struct block_config {
 
 typedef struct block block; /* an instance; its layout is private to the variant */
 
+/* How much each term adds, for one sample of a forward. Defined at the level of
+ * Z = gamma * Y_pair + Y_un, before the optional output conv and norm (so with
+ * out_conv the terms are measured in the C' channels of Z), against the block
+ * input x of that sample; ||.|| is the Frobenius norm over channels and positions:
+ *   pairwise = ||gamma * Y_pair|| / ||x||
+ *   unary    = ||Y_un broadcast to every position|| / ||x|| = sqrt(P) ||Y_un|| / ||x||
+ * A value the variant lacks is NaN; x = 0 gives an infinite or NaN ratio. The
+ * norms are single-precision BLAS dot products (relative error about 1e-6 * sqrt(n)). */
+typedef struct block_term_sizes {
+  float gamma;    /* the gamma of the forward; NaN without one (unary, none) */
+  float pairwise; /* NaN without the pairwise term (unary, none) */
+  float unary;    /* NaN without the unary term (nl, pairwise, none) */
+} block_term_sizes;
+
 typedef struct block_ops {
   const char *name;
   const char *summary; /* one line: what the variant computes */
@@ -75,6 +89,9 @@ typedef struct block_ops {
    * have (has_pairwise / has_unary) is an error. */
   dnl_status (*attention)(block *b, layer_ctx *ctx, const tensor *x, int sample,
                           const int *query_pos, int nq, float *pair_maps, float *unary_map);
+  /* For every sample of the last forward's input x (valid until the arena is
+   * reset): out[0 .. N-1], host values (block_term_sizes). */
+  dnl_status (*term_sizes)(block *b, layer_ctx *ctx, const tensor *x, block_term_sizes *out);
   void (*destroy)(block *b);
 } block_ops;
 

@@ -459,3 +459,48 @@ dnl_status nonlocal_attention(block *b, layer_ctx *ctx, const tensor *x, int sam
     return dnl_error_context(st, "block %s (%s) attention", b->spec->name, b->name);
   return DNL_OK;
 }
+
+/* out[i] = sum of squares of sample i's `len` values (BLAS dot products, on the backend). */
+static dnl_status squared_norms(layer_ctx *ctx, const float *x, int n, size_t len, float *out) {
+  tensor dev;
+  const int shape[1] = {n};
+  DNL_TRY(arena_tensor(ctx->act, &dev, 1, shape));
+  DNL_TRY(ctx->be->sgemm_batched(false, true, 1, 1, (int)len, 1.0f, x, (int)len, len, x, (int)len,
+                                 len, 0.0f, dev.data, 1, 1, n));
+  return ctx->be->memcpy(out, DEVICE_CPU, dev.data, dev.device, (size_t)n * sizeof(float));
+}
+
+static dnl_status term_sizes(block *b, layer_ctx *ctx, const tensor *x, block_term_sizes *out) {
+  DNL_TRY(check_last_input(b, x, "term sizes"));
+  const nonlocal_spec *sp = b->spec;
+  const int n = x->shape[0];
+  const size_t p = (size_t)x->shape[2] * x->shape[3];
+  float *sq = malloc((size_t)3 * n * sizeof(float)); /* x, Y_pair, Y_un */
+  if (!sq)
+    return dnl_error(DNL_ERR_NOMEM, "term sizes of %d samples", n);
+  float gamma = NAN;
+  dnl_status st = squared_norms(ctx, x->data, n, (size_t)x->shape[1] * p, sq);
+  if (st == DNL_OK && sp->pairwise)
+    st = ctx->be->memcpy(&gamma, DEVICE_CPU, b->gamma.data, b->gamma.device, sizeof(float));
+  if (st == DNL_OK && sp->pairwise)
+    st = squared_norms(ctx, b->ypair.data, n, (size_t)b->cv * p, sq + n);
+  if (st == DNL_OK && has_unary(sp))
+    st = squared_norms(ctx, b->yun.data, n, (size_t)b->cv, sq + 2 * n);
+  for (int i = 0; st == DNL_OK && i < n; i++) {
+    const double xn = sqrt((double)sq[i]);
+    out[i].gamma = gamma;
+    out[i].pairwise =
+        sp->pairwise ? (float)(fabs((double)gamma) * sqrt((double)sq[n + i]) / xn) : NAN;
+    out[i].unary = has_unary(sp) ? (float)(sqrt((double)p * sq[2 * n + i]) / xn) : NAN;
+  }
+  free(sq);
+  return st;
+}
+
+dnl_status nonlocal_term_sizes(block *b, layer_ctx *ctx, const tensor *x, block_term_sizes *out) {
+  dnl_status st =
+      out ? term_sizes(b, ctx, x, out) : dnl_error(DNL_ERR_ARG, "term sizes: no output array");
+  if (st != DNL_OK)
+    return dnl_error_context(st, "block %s (%s) term sizes", b->spec->name, b->name);
+  return DNL_OK;
+}

@@ -735,3 +735,96 @@ Test(blocks, rejects_wrong_input_channels) {
   tensor_free(&x);
   blk_free(&k);
 }
+
+/* Per sample ||a - b|| / ||x||, a, b, x [n, c, h, w] host tensors. */
+static double diff_ratio(const tensor *a, const tensor *b, const tensor *x, int sample) {
+  const size_t len = tensor_numel(x) / (size_t)x->shape[0], off = (size_t)sample * len;
+  double d = 0.0, xx = 0.0;
+  for (size_t i = off; i < off + len; i++) {
+    const double e = (double)a->data[i] - (b ? (double)b->data[i] : 0.0);
+    d += e * e;
+    xx += (double)x->data[i] * x->data[i];
+  }
+  return sqrt(d / xx);
+}
+
+/* term_sizes against the block's own output: without out conv and norm,
+ * y - x = gamma Y_pair + Y_un, so the forward with gamma set to 0 gives the unary
+ * term alone and the difference of two forwards the pairwise term. */
+Test(blocks, term_sizes) {
+  static const char *const variants[] = {"dnl", "dnl_shared", "pairwise", "nl", "unary"};
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    char options[64];
+    snprintf(options, sizeof options, "variant=%s", variants[v]);
+    const block_config cfg = config_of(options, 6);
+    blk k;
+    blk_create(&k, &cfg, 21);
+    blk_random_params(&k);
+    block_term_sizes t[3];
+    tensor x = test_randn4(&k.env.r, 3, 6, 4, 5, 1.0f), y, y0 = {0};
+    cr_assert_eq(k.ops->term_sizes(k.b, &k.env.ctx, &x, t), DNL_ERR_ARG, "before a forward");
+    param_entry *g = params_find(&k.env.ps, "blk.gamma");
+    if (g) { /* the forward without the pairwise term, kept */
+      g->value->data[0] = 0.0f;
+      TRY_OK(k.ops->forward(k.b, &k.env.ctx, &x, &y));
+      TRY_OK(k.ops->term_sizes(k.b, &k.env.ctx, &x, t));
+      for (int i = 0; i < 3; i++)
+        cr_assert(t[i].gamma == 0.0f && t[i].pairwise == 0.0f, "%s: gamma 0 gives %g, %g",
+                  variants[v], (double)t[i].gamma, (double)t[i].pairwise);
+      TRY_OK(tensor_alloc(&y0, DEVICE_CPU, 4, x.shape));
+      memcpy(y0.data, y.data, tensor_numel(&x) * sizeof(float));
+      g->value->data[0] = -0.8f;
+    }
+    TRY_OK(k.ops->forward(k.b, &k.env.ctx, &x, &y));
+    TRY_OK(k.ops->term_sizes(k.b, &k.env.ctx, &x, t));
+    for (int i = 0; i < 3; i++) {
+      const bool pair = k.ops->has_pairwise, un = k.ops->has_unary;
+      cr_assert(pair ? t[i].gamma == -0.8f : isnan(t[i].gamma), "%s: gamma %g", variants[v],
+                (double)t[i].gamma);
+      if (pair) {
+        const double want = diff_ratio(&y, &y0, &x, i);
+        cr_assert(want > 1e-3 && fabs(t[i].pairwise - want) < 1e-4 * want + 1e-6,
+                  "%s sample %d: pairwise %g, from the outputs %g", variants[v], i,
+                  (double)t[i].pairwise, want);
+      } else {
+        cr_assert(isnan(t[i].pairwise), "%s: pairwise %g", variants[v], (double)t[i].pairwise);
+      }
+      if (un) {
+        const double want = g ? diff_ratio(&y0, &x, &x, i) : diff_ratio(&y, &x, &x, i);
+        cr_assert(want > 1e-3 && fabs(t[i].unary - want) < 1e-4 * want + 1e-6,
+                  "%s sample %d: unary %g, from the outputs %g", variants[v], i, (double)t[i].unary,
+                  want);
+      } else {
+        cr_assert(isnan(t[i].unary), "%s: unary %g", variants[v], (double)t[i].unary);
+      }
+    }
+    tensor_free(&x), tensor_free(&y0);
+    blk_free(&k);
+  }
+  /* none: every size NaN; the published init: gamma 0, so no pairwise contribution */
+  blk k;
+  const block_config none = config_of("variant=none", 6);
+  blk_create(&k, &none, 2);
+  test_env_finalize(&k.env, 0);
+  tensor x = test_randn4(&k.env.r, 1, 6, 4, 5, 1.0f), y;
+  block_term_sizes t;
+  TRY_OK(k.ops->forward(k.b, &k.env.ctx, &x, &y));
+  TRY_OK(k.ops->term_sizes(k.b, &k.env.ctx, &x, &t));
+  cr_assert(isnan(t.gamma) && isnan(t.pairwise) && isnan(t.unary));
+  tensor_free(&x);
+  blk_free(&k);
+  const block_config dnl = config_of("variant=dnl out_conv=true out_norm=bn", 6);
+  blk_create(&k, &dnl, 2);
+  test_env_finalize(&k.env, 0);
+  x = test_randn4(&k.env.r, 2, 6, 4, 5, 1.0f);
+  TRY_OK(k.ops->forward(k.b, &k.env.ctx, &x, &y));
+  block_term_sizes t2[2];
+  TRY_OK(k.ops->term_sizes(k.b, &k.env.ctx, &x, t2));
+  for (int i = 0; i < 2; i++)
+    cr_assert(t2[i].gamma == 0.0f && t2[i].pairwise == 0.0f && t2[i].unary > 0.0f &&
+                  isfinite(t2[i].unary),
+              "published init: %g %g %g", (double)t2[i].gamma, (double)t2[i].pairwise,
+              (double)t2[i].unary);
+  tensor_free(&x);
+  blk_free(&k);
+}
