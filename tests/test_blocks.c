@@ -166,10 +166,14 @@ Test(blocks, fused_block_matches_reference_block) {
     tensor_free(&x), tensor_free(&dx), tensor_free(&dy);
     blk_free(&k);
   }
+  double largest = 0.0;
+  for (int i = 0; i < count; i++)
+    largest = fmax(largest, max_abs(saved[0][i], sizes[i]));
   for (int i = 0; i < count; i++) {
-    /* values are O(1); the floor covers the key bias gradient, 0 up to rounding
-     * (softmax over keys ignores a constant per query) */
-    const double tol = 1e-5 * fmax(max_abs(saved[0][i], sizes[i]), 1.0);
+    /* the second term covers the key bias gradient, 0 up to rounding (softmax
+     * over keys ignores a constant per query): its rounding noise scales with
+     * the other gradients (1.4e-5 seen when they reach 90) */
+    const double tol = 1e-5 * fmax(max_abs(saved[0][i], sizes[i]), 1.0) + 5e-7 * largest;
     char what[48];
     snprintf(what, sizeof what, "output %d (y, dx, grads)", i);
     ASSERT_CLOSE(saved[1][i], saved[0][i], sizes[i], tol, 1e-5, what);
