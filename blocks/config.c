@@ -24,16 +24,29 @@ const char *block_scale_name(block_scale s) {
 }
 
 block_config block_config_defaults(void) {
-  block_config c = {.channels = 512, .inner = 0, .whiten = BLOCK_WHITEN_AUTO,
-                    .temperature = 1.0f, .scale = BLOCK_SCALE_AUTO, .nowd = false,
-                    .out_conv = false, .out_norm = BLOCK_NORM_NONE, .fused = true};
+  block_config c = {.channels = 512,
+                    .inner = 0,
+                    .whiten = BLOCK_WHITEN_AUTO,
+                    .temperature = 1.0f,
+                    .scale = BLOCK_SCALE_AUTO,
+                    .nowd = false,
+                    .out_conv = false,
+                    .out_norm = BLOCK_NORM_NONE,
+                    .fused = true,
+                    .qk_init_std = 0.01f,
+                    .qk_tied = false,
+                    .v_init_std = 0.01f,
+                    .v_init_kaiming = false,
+                    .gamma_init = 0.0f,
+                    .mask_init_std = 0.01f,
+                    .lr_mult = 1.0f};
   strcpy(c.variant, "dnl");
   return c;
 }
 
 static dnl_status bad_value(const char *key, const char *value, const char *allowed) {
-  return dnl_error(DNL_ERR_ARG, "block config: %s = '%s' is not valid (allowed: %s)", key,
-                   value, allowed);
+  return dnl_error(DNL_ERR_ARG, "block config: %s = '%s' is not valid (allowed: %s)", key, value,
+                   allowed);
 }
 
 static int name_index(const char *value, const char *const *names, int count) {
@@ -67,12 +80,18 @@ static dnl_status parse_int(const char *key, const char *value, int lo, int *out
   return DNL_OK;
 }
 
-static dnl_status parse_temperature(const char *value, float *out) {
+/* A finite number; lower > 0 (positive) or >= 0 (non-negative) when asked. */
+typedef enum { FLOAT_ANY, FLOAT_NONNEGATIVE, FLOAT_POSITIVE } float_range;
+
+static dnl_status parse_float(const char *key, const char *value, float_range range, float *out) {
+  static const char *const allowed[] = {"a finite number", "a finite number >= 0",
+                                        "a finite number > 0"};
   char *end;
   errno = 0;
   float v = strtof(value, &end);
-  if (errno || end == value || *end || !(v > 0.0f) || !isfinite(v))
-    return bad_value("temperature", value, "a finite number > 0");
+  if (errno || end == value || *end || !isfinite(v) ||
+      (range == FLOAT_NONNEGATIVE && !(v >= 0.0f)) || (range == FLOAT_POSITIVE && !(v > 0.0f)))
+    return bad_value(key, value, allowed[range]);
   *out = v;
   return DNL_OK;
 }
@@ -107,7 +126,21 @@ dnl_status block_config_set(block_config *cfg, const char *key, const char *valu
   if (!strcmp(key, "inner"))
     return parse_int(key, value, 0, &cfg->inner);
   if (!strcmp(key, "temperature"))
-    return parse_temperature(value, &cfg->temperature);
+    return parse_float(key, value, FLOAT_POSITIVE, &cfg->temperature);
+  if (!strcmp(key, "qk_init_std"))
+    return parse_float(key, value, FLOAT_NONNEGATIVE, &cfg->qk_init_std);
+  if (!strcmp(key, "qk_tied"))
+    return parse_bool(key, value, &cfg->qk_tied);
+  if (!strcmp(key, "v_init_std"))
+    return parse_float(key, value, FLOAT_NONNEGATIVE, &cfg->v_init_std);
+  if (!strcmp(key, "v_init_kaiming"))
+    return parse_bool(key, value, &cfg->v_init_kaiming);
+  if (!strcmp(key, "gamma_init"))
+    return parse_float(key, value, FLOAT_ANY, &cfg->gamma_init);
+  if (!strcmp(key, "mask_init_std"))
+    return parse_float(key, value, FLOAT_NONNEGATIVE, &cfg->mask_init_std);
+  if (!strcmp(key, "lr_mult"))
+    return parse_float(key, value, FLOAT_POSITIVE, &cfg->lr_mult);
   if (!strcmp(key, "nowd"))
     return parse_bool(key, value, &cfg->nowd);
   if (!strcmp(key, "out_conv"))
@@ -137,7 +170,8 @@ dnl_status block_config_set(block_config *cfg, const char *key, const char *valu
   }
   return dnl_error(DNL_ERR_ARG,
                    "block config: unknown key '%s' (allowed: variant, channels, inner, whiten, "
-                   "temperature, scale, nowd, out_conv, out_norm, fused)",
+                   "temperature, scale, nowd, out_conv, out_norm, fused, qk_init_std, qk_tied, "
+                   "v_init_std, v_init_kaiming, gamma_init, mask_init_std, lr_mult)",
                    key);
 }
 
@@ -150,10 +184,13 @@ dnl_status block_config_resolve(const block_config *cfg, block_config *out) {
 const char *block_config_format(const block_config *c, char *buf, size_t len) {
   snprintf(buf, len,
            "variant=%s channels=%d inner=%d whiten=%s temperature=%g scale=%s nowd=%s "
-           "out_conv=%s out_norm=%s fused=%s",
-           c->variant, c->channels, c->inner, block_whiten_name(c->whiten),
-           (double)c->temperature, block_scale_name(c->scale), c->nowd ? "true" : "false",
-           c->out_conv ? "true" : "false", block_norm_name(c->out_norm),
-           c->fused ? "true" : "false");
+           "out_conv=%s out_norm=%s fused=%s qk_init_std=%g qk_tied=%s v_init_std=%g "
+           "v_init_kaiming=%s gamma_init=%g mask_init_std=%g lr_mult=%g",
+           c->variant, c->channels, c->inner, block_whiten_name(c->whiten), (double)c->temperature,
+           block_scale_name(c->scale), c->nowd ? "true" : "false", c->out_conv ? "true" : "false",
+           block_norm_name(c->out_norm), c->fused ? "true" : "false", (double)c->qk_init_std,
+           c->qk_tied ? "true" : "false", (double)c->v_init_std,
+           c->v_init_kaiming ? "true" : "false", (double)c->gamma_init, (double)c->mask_init_std,
+           (double)c->lr_mult);
   return buf;
 }

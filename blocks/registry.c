@@ -10,6 +10,7 @@
   X(nl)                   \
   X(pairwise)             \
   X(unary)                \
+  X(dnl_shared)           \
   X(dnl)
 
 #define DECLARE(name) extern const block_ops block_##name##_ops;

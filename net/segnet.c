@@ -149,3 +149,7 @@ dnl_status segnet_attention(segnet *net, layer_ctx *ctx, int sample, const int *
   return net->head.block_ops->attention(net->head.block, ctx, &net->head.a, sample, query_pos,
                                         nq, pair_maps, unary_map);
 }
+
+dnl_status segnet_block_term_sizes(segnet *net, layer_ctx *ctx, block_term_sizes *out) {
+  return net->head.block_ops->term_sizes(net->head.block, ctx, &net->head.a, out);
+}

@@ -58,5 +58,8 @@ dnl_status segnet_backward(segnet *net, layer_ctx *ctx, const tensor *d_logits,
 /* The context block's maps for one sample of the last forward (see block_ops.attention). */
 dnl_status segnet_attention(segnet *net, layer_ctx *ctx, int sample, const int *query_pos,
                             int nq, float *pair_maps, float *unary_map);
+/* The context block's term sizes for every sample of the last forward (see
+ * block_ops.term_sizes): out[0 .. N-1]. */
+dnl_status segnet_block_term_sizes(segnet *net, layer_ctx *ctx, block_term_sizes *out);
 
 #endif

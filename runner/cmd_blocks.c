@@ -24,8 +24,19 @@ static void print_options(void) {
          "  out_norm     none | bn | in | ln     norm on Z before the residual\n"
          "  fused        true | false            fused attention kernel or the "
          "materialised reference\n"
+         "  qk_init_std  >= 0, default 0.01      std of the query and key weights\n"
+         "  qk_tied      false | true            key weight starts equal to the query "
+         "weight (same draw)\n"
+         "  v_init_std   >= 0, default 0.01      std of the value weight\n"
+         "  v_init_kaiming false | true          value std sqrt(2 / C), overriding "
+         "v_init_std\n"
+         "  gamma_init   default 0               gamma's initial value\n"
+         "  mask_init_std >= 0, default 0.01     std of the unary mask weight\n"
+         "  lr_mult      > 0, default 1          learning-rate factor of every block "
+         "parameter\n"
          "options a variant has no use for must stay at their defaults (unary: whiten, "
-         "scale, temperature, nowd, fused, and inner without out_conv; none: all)\n\n");
+         "scale, temperature, nowd, fused, qk_init_std, qk_tied, gamma_init, and inner "
+         "without out_conv; nl, pairwise: mask_init_std; none: all)\n\n");
 }
 
 static int print_variants(void) {
@@ -38,11 +49,11 @@ static int print_variants(void) {
       fprintf(stderr, "runner blocks: %s\n", dnl_last_error());
       return 1;
     }
-    char text[256];
-    printf("  %-9s %s\n", ops->name, ops->summary);
+    char text[512];
+    printf("  %-10s %s\n", ops->name, ops->summary);
     const char *maps = ops->has_pairwise ? (ops->has_unary ? "pairwise + unary" : "pairwise")
                                          : (ops->has_unary ? "unary" : "none");
-    printf("            attention maps: %s\n            defaults: %s\n", maps,
+    printf("             attention maps: %s\n             defaults: %s\n", maps,
            block_config_format(&r, text, sizeof text));
   }
   printf("\n");
@@ -54,7 +65,7 @@ static int print_presets(void) {
   for (int i = 0; i < block_preset_count(); i++) {
     const block_preset_info *p = block_preset_at(i);
     printf("  %s\n    %s\n", p->name, p->summary);
-    char text[DATASET_COUNT][256];
+    char text[DATASET_COUNT][512];
     for (int d = 0; d < DATASET_COUNT; d++) {
       block_config cfg, r;
       if (block_preset(p->name, datasets[d], &cfg) != DNL_OK ||

@@ -27,7 +27,8 @@ static dnl_status feature_side(int side, int *out) {
  * when the variant has a pairwise term (the convolutions are counted by the
  * layers in layer_ctx.flops). */
 static double attention_flops(const block_config *b, double p) {
-  if (strcmp(b->variant, "nl") && strcmp(b->variant, "pairwise") && strcmp(b->variant, "dnl"))
+  const block_ops *ops = block_find(b->variant);
+  if (!ops || !ops->has_pairwise)
     return 0.0;
   double inner = b->inner > 0 ? b->inner : b->channels / 2;
   return 2.0 * p * p * (inner + b->channels);

@@ -7,7 +7,8 @@
 #define NO_RANGE 1, 0
 
 static const char *const devices[] = {"cpu", "cuda", NULL};
-static const char *const variants[] = {"none", "nl", "pairwise", "unary", "dnl", NULL};
+static const char *const variants[] = {"none", "nl", "pairwise", "unary", "dnl_shared", "dnl",
+                                       NULL};
 static const char *const whitenings[] = {"none", "in", "ln", NULL};
 static const char *const norms[] = {"none", "bn", "in", "ln", NULL};
 static const char *const datasets[] = {"synth", "cityscapes", "ade20k", "pascal_context",
@@ -33,7 +34,7 @@ static const cfg_key keys[] = {
 
     {"block", CFG_GROUP, NO_RANGE, NULL, "context block"},
     {"block.preset", CFG_STRING, NO_RANGE, NULL, "named setting of the README table (runner blocks)"},
-    {"block.variant", CFG_STRING, NO_RANGE, variants, "none, nl, pairwise, unary, dnl (default dnl)"},
+    {"block.variant", CFG_STRING, NO_RANGE, variants, "none, nl, pairwise, unary, dnl_shared, dnl (default dnl)"},
     {"block.whiten", CFG_STRING, NO_RANGE, whitenings, "whitening of Q and K: none, in, ln"},
     {"block.temperature", CFG_FLOAT, 1e-4, 1e4, NULL, "softmax temperature (default 1)"},
     {"block.scale", CFG_BOOL, NO_RANGE, NULL, "scale logits by 1/(sqrt(C') temperature)"},
@@ -42,6 +43,13 @@ static const cfg_key keys[] = {
     {"block.out_norm", CFG_STRING, NO_RANGE, norms, "norm of the block output: none, bn, in, ln"},
     {"block.inner", CFG_INT, 0, 8192, NULL, "inner width C' (0: C/2)"},
     {"block.fused", CFG_BOOL, NO_RANGE, NULL, "fused attention kernel (default true)"},
+    {"block.qk_init_std", CFG_FLOAT, 0, 100, NULL, "std of the query and key weights (default 0.01)"},
+    {"block.qk_tied", CFG_BOOL, NO_RANGE, NULL, "key weight starts equal to the query weight (default false)"},
+    {"block.v_init_std", CFG_FLOAT, 0, 100, NULL, "std of the value weight (default 0.01)"},
+    {"block.v_init_kaiming", CFG_BOOL, NO_RANGE, NULL, "value std sqrt(2 / C), overrides v_init_std (default false)"},
+    {"block.gamma_init", CFG_FLOAT, -1e3, 1e3, NULL, "initial gamma (default 0)"},
+    {"block.mask_init_std", CFG_FLOAT, 0, 100, NULL, "std of the unary mask weight (default 0.01)"},
+    {"block.lr_mult", CFG_FLOAT, 0, 1e6, NULL, "learning-rate factor of the block's parameters, > 0 (default 1)"},
 
     {"data", CFG_GROUP, NO_RANGE, NULL, "dataset and augmentation"},
     {"data.dataset", CFG_STRING, NO_RANGE, datasets, "dataset (default synth)"},
@@ -149,6 +157,13 @@ static dnl_status read_block(const config_t *c, run_config *r) {
   b->out_conv = cfg_get_bool(c, "block.out_conv", b->out_conv);
   b->inner = (int)cfg_get_int(c, "block.inner", b->inner);
   b->fused = cfg_get_bool(c, "block.fused", b->fused);
+  b->qk_init_std = (float)cfg_get_float(c, "block.qk_init_std", b->qk_init_std);
+  b->qk_tied = cfg_get_bool(c, "block.qk_tied", b->qk_tied);
+  b->v_init_std = (float)cfg_get_float(c, "block.v_init_std", b->v_init_std);
+  b->v_init_kaiming = cfg_get_bool(c, "block.v_init_kaiming", b->v_init_kaiming);
+  b->gamma_init = (float)cfg_get_float(c, "block.gamma_init", b->gamma_init);
+  b->mask_init_std = (float)cfg_get_float(c, "block.mask_init_std", b->mask_init_std);
+  b->lr_mult = (float)cfg_get_float(c, "block.lr_mult", b->lr_mult);
   b->channels = r->net.head_width;
   /* unknown variant, or options that do not apply to it: the message names the key.
    * The config keeps the unresolved choices (auto); the network resolves them. */

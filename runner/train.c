@@ -127,6 +127,14 @@ static void run_label(const run_config *c, char *out, size_t len) {
   DIFF(b->out_conv != rdef.out_conv, " out_conv=%s", b->out_conv ? "true" : "false")
   DIFF(b->out_norm != rdef.out_norm, " out_norm=%s", block_norm_name(b->out_norm))
   DIFF(b->inner != rdef.inner, " inner=%d", b->inner)
+  DIFF(b->qk_init_std != rdef.qk_init_std, " qk_init_std=%g", (double)b->qk_init_std)
+  DIFF(b->qk_tied != rdef.qk_tied, " qk_tied=%s", b->qk_tied ? "true" : "false")
+  DIFF(b->v_init_std != rdef.v_init_std, " v_init_std=%g", (double)b->v_init_std)
+  DIFF(b->v_init_kaiming != rdef.v_init_kaiming, " v_init_kaiming=%s",
+       b->v_init_kaiming ? "true" : "false")
+  DIFF(b->gamma_init != rdef.gamma_init, " gamma_init=%g", (double)b->gamma_init)
+  DIFF(b->mask_init_std != rdef.mask_init_std, " mask_init_std=%g", (double)b->mask_init_std)
+  DIFF(b->lr_mult != rdef.lr_mult, " lr_mult=%g", (double)b->lr_mult)
 #undef DIFF
 }
 

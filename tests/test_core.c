@@ -128,17 +128,16 @@ Test(params, names_offsets_and_lookup) {
                     PARAM_TRAINABLE, zero_init, &v[0], &g[0]));
   TRY_OK(params_add(&ps, "head.block.gamma", 1, (const int[1]){1}, PARAM_TRAINABLE, zero_init,
                     &v[1], &g[1]));
-  TRY_OK(params_add(&ps, "backbone.prefix.bn1.running_mean", 1, (const int[1]){64},
-                    PARAM_BUFFER, zero_init, &v[2], NULL));
+  TRY_OK(params_add(&ps, "backbone.prefix.bn1.running_mean", 1, (const int[1]){64}, PARAM_BUFFER,
+                    zero_init, &v[2], NULL));
   tensor dv, dg;
-  cr_assert_eq(params_add(&ps, "head.block.gamma", 1, (const int[1]){1}, PARAM_TRAINABLE,
-                          zero_init, &dv, &dg),
+  cr_assert_eq(params_add(&ps, "head.block.gamma", 1, (const int[1]){1}, PARAM_TRAINABLE, zero_init,
+                          &dv, &dg),
                DNL_ERR_ARG);
-  cr_assert(strstr(dnl_last_error(), "duplicate") &&
-                strstr(dnl_last_error(), "head.block.gamma"),
+  cr_assert(strstr(dnl_last_error(), "duplicate") && strstr(dnl_last_error(), "head.block.gamma"),
             "message: %s", dnl_last_error());
-  cr_assert_eq(params_add(&ps, "head.cls.weight", 1, (const int[1]){4}, PARAM_TRAINABLE,
-                          zero_init, &dv, NULL),
+  cr_assert_eq(params_add(&ps, "head.cls.weight", 1, (const int[1]){4}, PARAM_TRAINABLE, zero_init,
+                          &dv, NULL),
                DNL_ERR_ARG, "a trainable parameter needs a gradient");
   cr_assert_eq(ps.count, 3);
   cr_assert_null(params_find(&ps, "head.block.gama"));
@@ -161,8 +160,7 @@ Test(params, names_offsets_and_lookup) {
   cr_assert_null(ps.entries[2].grad, "buffers have no gradient");
   cr_assert_eq(v[0].ndim, 4);
   cr_assert_eq(v[0].shape[0], 64);
-  cr_assert_eq(params_add(&ps, "late", 1, (const int[1]){1}, PARAM_TRAINABLE, zero_init, &dv,
-                          &dg),
+  cr_assert_eq(params_add(&ps, "late", 1, (const int[1]){1}, PARAM_TRAINABLE, zero_init, &dv, &dg),
                DNL_ERR_ARG, "no additions after finalize");
   cr_assert_eq(params_finalize(&ps, cpu_backend()), DNL_ERR_ARG);
   params_free(&ps);
@@ -205,8 +203,7 @@ Test(params, init_rules) {
     if (run == 0) {
       first[0] = nrm.data[0], first[1] = nrm.data[19999], first[2] = uni.data[123];
     } else {
-      cr_assert(first[0] == nrm.data[0] && first[1] == nrm.data[19999] &&
-                    first[2] == uni.data[123],
+      cr_assert(first[0] == nrm.data[0] && first[1] == nrm.data[19999] && first[2] == uni.data[123],
                 "same seed, same values");
     }
     params_free(&ps);
@@ -240,6 +237,38 @@ Test(params, init_values_keyed_by_name) {
   cr_assert(memcmp(a_vals[0], a_vals[1], sizeof a_vals[0]) == 0, "a depends on the others");
   cr_assert(memcmp(b_vals[0], b_vals[1], sizeof b_vals[0]) == 0, "b depends on the others");
   cr_assert(memcmp(a_vals[0], b_vals[0], sizeof a_vals[0]), "a and b share a stream");
+}
+
+/* params_tie_init needs both names, equal shapes and equal init rules;
+ * params_set_lr_mult matches whole name components and refuses factors <= 0. */
+Test(params, tie_init_and_lr_mult_checks) {
+  param_store ps;
+  params_init(&ps);
+  tensor v[4], g[4];
+  const param_init rule = {PARAM_INIT_NORMAL, 0.0f, 1.0f};
+  TRY_OK(params_add(&ps, "b.q", 1, (const int[1]){4}, PARAM_TRAINABLE, rule, &v[0], &g[0]));
+  TRY_OK(params_add(&ps, "b.k", 1, (const int[1]){4}, PARAM_TRAINABLE, rule, &v[1], &g[1]));
+  TRY_OK(params_add(&ps, "b.wide", 1, (const int[1]){5}, PARAM_TRAINABLE, rule, &v[2], &g[2]));
+  TRY_OK(params_add(&ps, "bx.w", 1, (const int[1]){4}, PARAM_TRAINABLE,
+                    (param_init){PARAM_INIT_NORMAL, 0.0f, 2.0f}, &v[3], &g[3]));
+  cr_assert_eq(params_tie_init(&ps, "b.wide", "b.q"), DNL_ERR_ARG, "shapes differ");
+  cr_assert(strstr(dnl_last_error(), "b.wide"), "%s", dnl_last_error());
+  cr_assert_eq(params_tie_init(&ps, "bx.w", "b.q"), DNL_ERR_ARG, "init rules differ");
+  cr_assert_eq(params_tie_init(&ps, "b.k", "b.missing"), DNL_ERR_ARG);
+  cr_assert(strstr(dnl_last_error(), "b.missing"), "%s", dnl_last_error());
+  TRY_OK(params_tie_init(&ps, "b.k", "b.q"));
+  int n = -1;
+  cr_assert_eq(params_set_lr_mult(&ps, "b", 0.0f, &n), DNL_ERR_ARG);
+  cr_assert_eq(params_set_lr_mult(&ps, "b", NAN, &n), DNL_ERR_ARG);
+  TRY_OK(params_set_lr_mult(&ps, "b", 2.5f, &n));
+  cr_assert_eq(n, 3);
+  cr_assert_eq(params_find(&ps, "bx.w")->lr_mult, 1.0f);
+  cr_assert_eq(params_find(&ps, "b.q")->lr_mult, 2.5f);
+  TRY_OK(params_finalize(&ps, cpu_backend()));
+  cr_assert_eq(params_tie_init(&ps, "b.wide", "b.q"), DNL_ERR_ARG, "tie after finalize");
+  TRY_OK(params_init_values(&ps, 3));
+  cr_assert(memcmp(v[0].data, v[1].data, 4 * sizeof(float)) == 0, "tied values differ");
+  params_free(&ps);
 }
 
 /* PARAM_NO_DECAY steps without weight decay, PARAM_BUFFER is not touched. */
@@ -295,8 +324,8 @@ Test(tensor, expect_messages_name_tensor_and_shapes) {
   cr_assert_eq(tensor_expect(&t, "logits", 3, -1, -1, -1, -1), DNL_ERR_SHAPE);
   cr_assert(strstr(dnl_last_error(), "[*, *, *]"), "message: %s", dnl_last_error());
   cr_assert_eq(tensor_expect(NULL, "labels", 4, -1, -1, -1, -1), DNL_ERR_ARG);
-  cr_assert(strstr(dnl_last_error(), "labels") && strstr(dnl_last_error(), "NULL"),
-            "message: %s", dnl_last_error());
+  cr_assert(strstr(dnl_last_error(), "labels") && strstr(dnl_last_error(), "NULL"), "message: %s",
+            dnl_last_error());
   tensor empty = tensor_view4(NULL, DEVICE_CPU, 1, 1, 1, 1);
   cr_assert_eq(tensor_expect(&empty, "w", 4, -1, -1, -1, -1), DNL_ERR_ARG);
   cr_assert(strstr(dnl_last_error(), "no data"), "message: %s", dnl_last_error());
@@ -339,8 +368,8 @@ Test(backend, cuda_unsupported_in_cpu_build) {
   dnl_clear_error();
   cr_assert_eq(backend_get(DEVICE_CUDA, &be), DNL_ERR_UNSUPPORTED);
   cr_assert_null(be);
-  cr_assert(strstr(dnl_last_error(), "cuda") && strstr(dnl_last_error(), "CUDA=1"),
-            "message: %s", dnl_last_error());
+  cr_assert(strstr(dnl_last_error(), "cuda") && strstr(dnl_last_error(), "CUDA=1"), "message: %s",
+            dnl_last_error());
   tensor t;
   cr_assert_eq(tensor_alloc(&t, DEVICE_CUDA, 1, (const int[1]){4}), DNL_ERR_UNSUPPORTED);
 }

@@ -1,6 +1,7 @@
 /* Paired comparisons: for one seed, two networks that differ only in the block
  * start every parameter they share from the same value, and draw the same
  * dropout masks (issue 18, docs/blocks.md "Paired initial values"). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,7 +63,7 @@ static int compare_shared(session *a, session *b, bool same) {
 }
 
 Test(paired, shared_parameters_start_equal_whatever_the_block) {
-  static const char *const variants[] = {"none", "nl", "unary", "pairwise", "dnl"};
+  static const char *const variants[] = {"none", "nl", "unary", "pairwise", "dnl", "dnl_shared"};
   enum { NV = sizeof variants / sizeof variants[0] };
   session s[NV];
   for (int v = 0; v < NV; v++)
@@ -81,6 +82,9 @@ Test(paired, shared_parameters_start_equal_whatever_the_block) {
   for (int i = 0; i < s[4].ps.count; i++)
     block_params += is_block(s[4].ps.entries[i].name);
   cr_assert_eq(block_params, 8, "dnl: %d block parameters", block_params);
+  /* dnl_shared has exactly pairwise's parameters, with the same values */
+  cr_assert_eq(compare_shared(&s[5], &s[3], true), s[5].ps.count);
+  cr_assert_eq(s[5].ps.count, s[3].ps.count);
   for (int v = 0; v < NV; v++)
     session_close(&s[v]);
 }
@@ -98,7 +102,7 @@ Test(paired, another_seed_gives_other_values) {
  * (one draw per sample and channel each, from the session's dropout stream)
  * are the same with any block. */
 Test(paired, dropout_masks_do_not_depend_on_the_block) {
-  static const char *const variants[] = {"none", "dnl", "unary"};
+  static const char *const variants[] = {"none", "dnl", "dnl_shared"};
   float *masks[3][2];
   size_t counts[2] = {0};
   for (int v = 0; v < 3; v++) {
@@ -112,6 +116,14 @@ Test(paired, dropout_masks_do_not_depend_on_the_block) {
       arena_reset(&s.act);
       TRY_OK(segnet_forward(&s.net, &s.ctx, &x, &logits, &aux));
     }
+    /* the block's term sizes through the network: published init, gamma 0 */
+    block_term_sizes t[2];
+    TRY_OK(segnet_block_term_sizes(&s.net, &s.ctx, t));
+    for (int i = 0; i < 2; i++)
+      cr_assert(v == 0 ? isnan(t[i].gamma) && isnan(t[i].unary)
+                       : t[i].gamma == 0.0f && t[i].pairwise == 0.0f && t[i].unary > 0.0f,
+                "%s: term sizes %g %g %g", variants[v], (double)t[i].gamma, (double)t[i].pairwise,
+                (double)t[i].unary);
     const tensor *m[2] = {&s.net.head.drop.scale, &s.net.aux.drop.scale};
     for (int k = 0; k < 2; k++) {
       cr_assert(s.net.head.drop.applied && s.net.aux.drop.applied);

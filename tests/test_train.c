@@ -35,16 +35,17 @@ static void teardown(void) { tmpdir_remove(dir); }
 TestSuite(train, .init = setup, .fini = teardown, .timeout = 90);
 
 /* The tiny network of experiments/base/synth_tiny.cfg at half its width, on
- * 64 px synthetic images; extra is appended (later settings win in libconfig
- * groups only through --set, so extra holds whole new top-level keys). */
-static void write_config(const char *extra) {
+ * 64 px synthetic images, with the block's keys block_keys; extra is appended
+ * (later settings win in libconfig groups only through --set, so extra holds
+ * whole new top-level keys). */
+static void write_config_block(const char *block_keys, const char *extra) {
   char text[4096];
   snprintf(text, sizeof text,
            "name = \"tiny\";\n"
            "seed = 3;\n"
            "model = { depth = 18; layers = [1, 1, 1, 1]; width = 0.25;\n"
            "          planes = [8, 16, 16, 16]; head_width = 16; dropout = 0.1; aux = true; };\n"
-           "block = { variant = \"dnl\"; };\n"
+           "block = { %s };\n"
            "data = { dataset = \"synth\"; root = \"%s/synth\"; batch = 4; crop = 64;\n"
            "         workers = 2; random_resize = false; brightness = 0; flip = true;\n"
            "         synth = { cue = \"global\"; train = 16; val = 4; size = 64; }; };\n"
@@ -54,9 +55,11 @@ static void write_config(const char *extra) {
            "output = { dir = \"%s\"; log_every = 5; checkpoint_every = 0;\n"
            "           attention_images = 1; };\n"
            "%s",
-           dir, res_dir, extra ? extra : "");
+           block_keys, dir, res_dir, extra ? extra : "");
   file_write_text(cfg_path, text);
 }
+
+static void write_config(const char *extra) { write_config_block("variant = \"dnl\";", extra); }
 
 /* Runs `runner ARGS` (printf-style) to completion; stdout and stderr land in
  * out_text / err_text. Returns the exit status. */
@@ -174,8 +177,11 @@ static void assert_killed(int status, const char *when, const char *log) {
             err_text);
 }
 
+/* with the block options that change the init and the block's learning rate */
 Test(train, resume_after_sigkill_is_bit_identical) {
-  write_config(NULL);
+  write_config_block("variant = \"dnl\"; lr_mult = 3.0; qk_tied = true; qk_init_std = 0.2; "
+                     "v_init_kaiming = true; gamma_init = 0.5;",
+                     NULL);
   const char *iters = "solver.iterations=150", *every = "output.checkpoint_every=7";
   char plain[160], killed[160], log[200], ck[200], ck_plain[200], rp[200];
   snprintf(plain, sizeof plain, "%s/plain", dir);
@@ -241,6 +247,10 @@ Test(train, resume_after_sigkill_is_bit_identical) {
 
   TRY_OK(results_read(rp, &d));
   cr_assert(d.finished, "status after the resume: %s", d.status);
+  cr_assert_str_eq(d.label,
+                   "dnl qk_init_std=0.2 qk_tied=true v_init_kaiming=true gamma_init=0.5 "
+                   "lr_mult=3",
+                   "the group label names the block options");
   cr_assert_eq(d.train.n, 30, "150 iterations logged every 5: %zu rows", d.train.n);
   for (size_t i = 0; i < d.train.n; i++)
     cr_assert_eq(d.train.iter[i], (int64_t)(5 * (i + 1)), "row %zu is iteration %lld", i,
@@ -267,6 +277,19 @@ Test(train, unknown_or_mistyped_key_names_file_and_line) {
   cr_assert(strstr(err_text, "solver.lrate"), "%s", err_text);
   cr_assert_neq(runner("train %s --quiet --set solver.iterations=ten", cfg_path), 0);
   cr_assert(strstr(err_text, "solver.iterations"), "%s", err_text);
+  /* block options out of range or for a variant without them name the key */
+  static const char *const bad_block[][3] = {
+      {"block.lr_mult=0", NULL, "lr_mult = 0"},
+      {"block.qk_init_std=-1", NULL, "block.qk_init_std"},
+      {"block.variant=unary", "block.qk_tied=true", "qk_tied = true"},
+      {"block.variant=none", "block.lr_mult=2", "lr_mult = 2"},
+  };
+  for (size_t i = 0; i < sizeof bad_block / sizeof bad_block[0]; i++) {
+    cr_assert_neq(runner("train %s --quiet --set %s%s%s", cfg_path, bad_block[i][0],
+                         bad_block[i][1] ? " --set " : "", bad_block[i][1] ? bad_block[i][1] : ""),
+                  0, "%s accepted", bad_block[i][0]);
+    cr_assert(strstr(err_text, bad_block[i][2]), "%s: %s", bad_block[i][0], err_text);
+  }
   cr_assert(!file_exists(res_dir), "a failed config must not create %s", res_dir);
 }
 
@@ -278,8 +301,7 @@ Test(train, eval_names_missing_checkpoint_and_lists_architecture_differences) {
   cr_assert_neq(runner("eval %s --checkpoint %s --quiet", cfg_path, missing), 0);
   cr_assert(strstr(err_text, missing), "%s", err_text);
 
-  cr_assert_eq(runner("train %s --quiet --set solver.iterations=2", cfg_path), 0, "%s",
-               err_text);
+  cr_assert_eq(runner("train %s --quiet --set solver.iterations=2", cfg_path), 0, "%s", err_text);
   cr_assert_neq(runner("eval %s --checkpoint %s --quiet --set model.head_width=8", cfg_path, ck),
                 0);
   cr_assert(strstr(err_text, "another architecture") && strstr(err_text, "shape mismatch") &&
@@ -293,15 +315,15 @@ Test(train, eval_names_missing_checkpoint_and_lists_architecture_differences) {
              "image/000000.png",
              cfg_path, ck, dir, dir),
       0);
-  cr_assert(strstr(err_text, "another architecture") && strstr(err_text, "head.block.mask"),
-            "%s", err_text);
+  cr_assert(strstr(err_text, "another architecture") && strstr(err_text, "head.block.mask"), "%s",
+            err_text);
 }
 
 /* The files in res_dir whose names end in suffix. */
 static int count_files_ending(const char *suffix) {
   char cmd[300];
-  snprintf(cmd, sizeof cmd, "ls %s 2>/dev/null | grep -c -- '%s$' > %s/count.txt", res_dir,
-           suffix, dir);
+  snprintf(cmd, sizeof cmd, "ls %s 2>/dev/null | grep -c -- '%s$' > %s/count.txt", res_dir, suffix,
+           dir);
   cr_assert(system(cmd) != -1);
   char path[160], text[32];
   test_read_text(tmpdir_path(path, sizeof path, dir, "count.txt"), text, sizeof text);
@@ -311,9 +333,9 @@ static int count_files_ending(const char *suffix) {
 Test(train, nan_loss_stops_with_iteration_and_keeps_last_good_checkpoint) {
   write_config(NULL);
   /* lr 100 diverges within a few iterations; a checkpoint after every one */
-  cr_assert_neq(runner("train %s --quiet --set solver.lr=100 --set output.checkpoint_every=1",
-                       cfg_path),
-                0, "lr 100 must diverge");
+  cr_assert_neq(
+      runner("train %s --quiet --set solver.lr=100 --set output.checkpoint_every=1", cfg_path), 0,
+      "lr 100 must diverge");
   const char *it = strstr(err_text, "iteration ");
   cr_assert(it && (strstr(err_text, "NaN") || strstr(err_text, "infinite")), "%s", err_text);
   const long failed_at = atol(it + strlen("iteration "));
@@ -350,8 +372,7 @@ Test(train, unwritable_output_dir_fails_cleanly) {
   write_config(NULL);
   cr_assert_neq(runner("train %s --quiet --set output.dir=%s/res", cfg_path, blocker), 0);
   cr_assert(strstr(err_text, blocker), "%s", err_text);
-  cr_assert_eq(runner("train %s --quiet --set solver.iterations=2", cfg_path), 0, "%s",
-               err_text);
+  cr_assert_eq(runner("train %s --quiet --set solver.iterations=2", cfg_path), 0, "%s", err_text);
   char ck[200];
   ckpt_path(ck, sizeof ck, res_dir);
   cr_assert_neq(runner("predict %s --checkpoint %s --quiet --out %s/out %s/synth/val/image/"
@@ -422,8 +443,7 @@ static void assert_label_png(const char *path, int w, int h, const bool allowed[
 
 Test(train, eval_and_predict_on_the_trained_model) {
   write_config(NULL);
-  cr_assert_eq(runner("train %s --quiet --set solver.iterations=30", cfg_path), 0, "%s",
-               err_text);
+  cr_assert_eq(runner("train %s --quiet --set solver.iterations=30", cfg_path), 0, "%s", err_text);
   char ck[200], img0[200], img1[200], logits[200], png[200];
   ckpt_path(ck, sizeof ck, res_dir);
   snprintf(img0, sizeof img0, "%s/synth/val/image/000000.png", dir);
@@ -458,20 +478,20 @@ Test(train, eval_and_predict_on_the_trained_model) {
     for (int c = 1; c < 4; c++)
       if (((float *)a.data)[c * 64 * 64 + i] > ((float *)a.data)[best * 64 * 64 + i])
         best = c;
-    cr_assert_eq(lab.data[i], best, "pixel %d: label %d, argmax of the logits %d", i,
-                 lab.data[i], best);
+    cr_assert_eq(lab.data[i], best, "pixel %d: label %d, argmax of the logits %d", i, lab.data[i],
+                 best);
   }
   image_free(&lab);
   h5io_array_free(&a);
 
   /* palette PNGs keep the ids as indices; dataset ids of synth are the train ids */
-  cr_assert_eq(runner("predict %s --checkpoint %s --quiet --out %s/pal --palette %s", cfg_path,
-                      ck, dir, img0),
+  cr_assert_eq(runner("predict %s --checkpoint %s --quiet --out %s/pal --palette %s", cfg_path, ck,
+                      dir, img0),
                0, "%s", err_text);
   snprintf(png, sizeof png, "%s/pal/000000.png", dir);
   assert_label_png(png, 64, 64, train_ids);
-  cr_assert_eq(runner("predict %s --checkpoint %s --quiet --out %s/raw --dataset-ids %s",
-                      cfg_path, ck, dir, img0),
+  cr_assert_eq(runner("predict %s --checkpoint %s --quiet --out %s/raw --dataset-ids %s", cfg_path,
+                      ck, dir, img0),
                0, "%s", err_text);
   snprintf(png, sizeof png, "%s/raw/000000.png", dir);
   assert_label_png(png, 64, 64, train_ids);

@@ -49,6 +49,7 @@ dnl_status params_add(param_store *ps, const char *name, int ndim, const int *sh
   memset(e, 0, sizeof *e);
   strcpy(e->name, name);
   strcpy(e->init_stream, name);
+  e->lr_mult = 1.0f;
   e->ndim = ndim;
   for (int i = 0; i < TENSOR_MAX_DIMS; i++)
     e->shape[i] = i < ndim ? shape[i] : 1;
@@ -60,6 +61,43 @@ dnl_status params_add(param_store *ps, const char *name, int ndim, const int *sh
   e->grad = kind == PARAM_BUFFER ? NULL : grad;
   /* keep every entry 16-float aligned for vector loads */
   ps->total += (e->numel + 15) & ~(size_t)15;
+  return DNL_OK;
+}
+
+dnl_status params_tie_init(param_store *ps, const char *name, const char *source) {
+  if (ps->finalized)
+    return dnl_error(DNL_ERR_ARG, "params: cannot tie %s after finalize", name);
+  param_entry *e = params_find(ps, name), *src = params_find(ps, source);
+  if (!e || !src)
+    return dnl_error(DNL_ERR_ARG, "params: cannot tie the init of %s to %s: %s is not registered",
+                     name, source, e ? source : name);
+  bool same = e->ndim == src->ndim && e->init.kind == src->init.kind && e->init.a == src->init.a &&
+              e->init.b == src->init.b;
+  for (int i = 0; same && i < e->ndim; i++)
+    same = e->shape[i] == src->shape[i];
+  if (!same)
+    return dnl_error(DNL_ERR_ARG,
+                     "params: cannot tie the init of %s to %s: their shapes or init rules differ",
+                     name, source);
+  strcpy(e->init_stream, src->init_stream);
+  return DNL_OK;
+}
+
+dnl_status params_set_lr_mult(param_store *ps, const char *prefix, float mult, int *count) {
+  if (!(mult > 0.0f) || !isfinite(mult))
+    return dnl_error(DNL_ERR_ARG, "params: lr_mult %g for %s, expected a finite value > 0",
+                     (double)mult, prefix);
+  const size_t len = strlen(prefix);
+  int n = 0;
+  for (int i = 0; i < ps->count; i++) {
+    param_entry *e = &ps->entries[i];
+    if (strncmp(e->name, prefix, len) == 0 && e->name[len] == '.') {
+      e->lr_mult = mult;
+      n++;
+    }
+  }
+  if (count)
+    *count = n;
   return DNL_OK;
 }
 
@@ -146,7 +184,7 @@ dnl_status params_sgd_step(param_store *ps, float lr, float momentum, float weig
       continue;
     float wd = e->kind == PARAM_NO_DECAY ? 0.0f : weight_decay;
     DNL_TRY(ps->be->sgd_update(e->numel, ps->values + e->offset, ps->grads + e->offset,
-                               ps->momentum + e->offset, lr, momentum, wd));
+                               ps->momentum + e->offset, lr * e->lr_mult, momentum, wd));
   }
   return DNL_OK;
 }

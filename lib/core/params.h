@@ -48,8 +48,10 @@ typedef struct param_entry {
   size_t numel;
   param_kind kind;
   param_init init;
-  char init_stream[PARAM_NAME_MAX]; /* name keying the init stream: its own name */
-  tensor *value; /* views set by params_finalize (grad NULL for buffers) */
+  char init_stream[PARAM_NAME_MAX]; /* name keying the init stream: its own, or the
+                                       source's of params_tie_init */
+  float lr_mult;                    /* learning-rate factor (1 unless set) */
+  tensor *value;                    /* views set by params_finalize (grad NULL for buffers) */
   tensor *grad;
 } param_entry;
 
@@ -71,6 +73,14 @@ void params_free(param_store *ps);
 dnl_status params_add(param_store *ps, const char *name, int ndim, const int *shape,
                       param_kind kind, param_init init, tensor *value, tensor *grad);
 
+/* Before finalize: `name` draws its initial value from `source`'s stream, so the two
+ * start equal when their shapes and init rules are (both required); they train
+ * independently afterwards. */
+dnl_status params_tie_init(param_store *ps, const char *name, const char *source);
+/* Sets the learning-rate factor of every entry named "<prefix>." something;
+ * mult must be finite and > 0. *count (may be NULL) gets how many it set. */
+dnl_status params_set_lr_mult(param_store *ps, const char *prefix, float mult, int *count);
+
 dnl_status params_finalize(param_store *ps, const dnl_backend *be);
 /* Fills every value from its init rule (host side, then uploads); random rules
  * draw from the entry's own stream rng_seed3(seed, PARAMS_INIT_DOMAIN,
@@ -83,7 +93,8 @@ param_entry *params_find(param_store *ps, const char *name);
 size_t params_count_trainable(const param_store *ps);
 
 dnl_status params_zero_grad(param_store *ps);
-/* SGD step over every trainable entry; weight decay is 0 for PARAM_NO_DECAY. */
+/* SGD step over every trainable entry with learning rate lr * its lr_mult; weight
+ * decay is 0 for PARAM_NO_DECAY. */
 dnl_status params_sgd_step(param_store *ps, float lr, float momentum, float weight_decay);
 
 /* Poly schedule: base * (1 - it / max_it)^power; iteration 0 gives base. */

@@ -41,6 +41,12 @@ CASES = {
                             out_norm="bn"),
     "dnl_out_norm_in": dict(pairwise=True, unary=True, whiten="ln", scale=False,
                             out_norm="in"),
+    # dnl_shared: the unary logits from the query's mean and the whitened key
+    "dnl_shared_in": dict(pairwise=True, unary="shared", whiten="in", scale=True),
+    "dnl_shared_temp": dict(pairwise=True, unary="shared", whiten="in", scale=True,
+                            temperature=0.06),
+    "dnl_shared_ln_out_conv_bn": dict(pairwise=True, unary="shared", whiten="ln", scale=False,
+                                      out_conv=True, out_norm="bn"),
 }
 
 
@@ -61,7 +67,7 @@ def make_params(opt):
             p[name + ".weight"] = randn(INNER, C, 1, 1, scale=0.3)
             p[name + ".bias"] = randn(INNER, scale=0.3)
         p["gamma"] = randn(1, scale=0.5) + 1.0
-    if opt["unary"]:
+    if opt["unary"] is True:
         p["mask.weight"] = randn(1, C, 1, 1, scale=0.5)
         p["mask.bias"] = randn(1, scale=0.3)
     if opt.get("out_conv"):
@@ -73,12 +79,23 @@ def make_params(opt):
 
 
 def whiten(t, mode):
-    """t [N, C', P]"""
+    """t [N, C', P] -> (the whitened t, the mean it subtracted or None)"""
     if mode == "in":
-        return t - t.mean(dim=2, keepdim=True)
-    if mode == "ln":
-        return t - t.mean(dim=(1, 2), keepdim=True)
-    return t
+        mean = t.mean(dim=2, keepdim=True)  # [N, C', 1]
+    elif mode == "ln":
+        mean = t.mean(dim=(1, 2), keepdim=True)  # [N, 1, 1]
+    else:
+        return t, None
+    return t - mean, mean
+
+
+def shared_unary_logits(q_mean, k, s):
+    """The published code's with_unary (NonLocal2d_bn): the query's whitening mean
+    (expanded over the channels for ln) against the whitened key, [N, 1, P]; scaled
+    by s as SPEC 1 writes it (the published code leaves the unary logits unscaled)."""
+    if q_mean.shape[1] == 1:
+        q_mean = q_mean.expand(-1, k.shape[1], -1)
+    return s * torch.bmm(q_mean.transpose(1, 2), k)
 
 
 def block(x, p, opt):
@@ -88,12 +105,16 @@ def block(x, p, opt):
     z = torch.zeros_like(v)
     attn = unary = None
     if opt["pairwise"]:
-        q = whiten(F.conv2d(x, p["query.weight"], p["query.bias"]).flatten(2), opt["whiten"])
-        k = whiten(F.conv2d(x, p["key.weight"], p["key.bias"]).flatten(2), opt["whiten"])
+        q, q_mean = whiten(F.conv2d(x, p["query.weight"], p["query.bias"]).flatten(2),
+                           opt["whiten"])
+        k, _ = whiten(F.conv2d(x, p["key.weight"], p["key.bias"]).flatten(2), opt["whiten"])
         s = 1.0 / (math.sqrt(INNER) * opt.get("temperature", 1.0)) if opt["scale"] else 1.0
         attn = torch.softmax(s * torch.einsum("nci,ncj->nij", q, k), dim=2)
         z = z + p["gamma"] * torch.einsum("ncj,nij->nci", v, attn)
-    if opt["unary"]:
+    if opt["unary"] == "shared":
+        unary = torch.softmax(shared_unary_logits(q_mean, k, s), dim=2)
+        z = z + torch.bmm(v, unary.permute(0, 2, 1))
+    elif opt["unary"]:
         unary = torch.softmax(F.conv2d(x, p["mask.weight"], p["mask.bias"]).flatten(2), dim=2)
         z = z + (v * unary).sum(dim=2, keepdim=True)
     z = z.reshape(n, -1, h, w)
