@@ -178,6 +178,14 @@ dnl_status eval_stats_accumulate(eval_stats *es, const uint8_t *small, int fh, i
   return DNL_OK;
 }
 
+void eval_stats_add_terms(eval_stats *es, const block_term_sizes *ts) {
+  es->sum[ES_GAMMA] += isnan(ts->gamma) ? 0 : ts->gamma;
+  es->sum[ES_PAIR_CONTRIB] += isnan(ts->pairwise) ? 0 : ts->pairwise;
+  es->sum[ES_UNARY_CONTRIB] += isnan(ts->unary) ? 0 : ts->unary;
+  es->sum[ES_TERMS_N] += 1;
+  es->has_gamma |= !isnan(ts->gamma);
+}
+
 dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uint8_t *label, int H,
                           int W, long index) {
   if (!es->pairwise && !es->unary)
@@ -191,6 +199,9 @@ dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uin
     return DNL_OK;
   DNL_TRY(segnet_attention(net, ctx, 0, qpos, nq, nq > 0 ? es->pair_rows : NULL,
                            es->unary ? es->unary_map : NULL));
+  block_term_sizes ts;
+  DNL_TRY(segnet_block_term_sizes(net, ctx, &ts));
+  eval_stats_add_terms(es, &ts);
   return eval_stats_accumulate(es, es->small, fh, fw, qpos, nq, es->pair_rows,
                                es->unary ? es->unary_map : NULL);
 }
@@ -207,9 +218,9 @@ dnl_status eval_stats_finish(eval_stats *es, dist *d, eval_stats_means *out) {
   out->unary_cue_ratio = mean_of(es, ES_CUE_RATIO, ES_CUE_N);
   out->unary_boundary_ratio = mean_of(es, ES_BOUNDARY_RATIO, ES_BOUNDARY_N);
   out->unary_entropy = mean_of(es, ES_UNARY_ENTROPY, ES_UNARY_N);
-  out->gamma = mean_of(es, ES_GAMMA, ES_TERMS_N);
-  out->pair_contrib = mean_of(es, ES_PAIR_CONTRIB, ES_TERMS_N);
-  out->unary_contrib = mean_of(es, ES_UNARY_CONTRIB, ES_TERMS_N);
+  out->gamma = es->has_gamma ? mean_of(es, ES_GAMMA, ES_TERMS_N) : NAN;
+  out->pair_contrib = es->pairwise ? mean_of(es, ES_PAIR_CONTRIB, ES_TERMS_N) : NAN;
+  out->unary_contrib = es->unary ? mean_of(es, ES_UNARY_CONTRIB, ES_TERMS_N) : NAN;
   return DNL_OK;
 }
 

@@ -45,6 +45,7 @@ enum {
 typedef struct eval_stats {
   bool pairwise, unary; /* the terms the variant has */
   bool cue;             /* label-255 pixels are a cue to measure (synthetic data) */
+  bool has_gamma;       /* some image's block had a gamma */
   double sum[ES_COUNT];
   int fh, fw;
   float *pair_rows, *unary_map;
@@ -71,6 +72,8 @@ dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uin
 dnl_status eval_stats_accumulate(eval_stats *es, const uint8_t *small, int fh, int fw,
                                  const int *qpos, int nq, const float *pair_rows,
                                  const float *unary_map);
+/* The block's gamma and term sizes of one image (NaN entries count as absent). */
+void eval_stats_add_terms(eval_stats *es, const block_term_sizes *ts);
 /* Sums over the ranks of d, then the means. */
 dnl_status eval_stats_finish(eval_stats *es, dist *d, eval_stats_means *out);
 void eval_stats_free(eval_stats *es);
