@@ -1,0 +1,133 @@
+#include "runner/sweep_plan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "data/fsutil.h"
+#include "lib/store/file_atomic.h"
+#include "lib/store/results_read.h"
+#include "runner/run_config.h"
+#include "runner/session.h"
+
+dnl_status sweep_write_atomic(const char *path, const char *text) {
+  char tmp[1500];
+  DNL_TRY(file_atomic_tmp_name(path, tmp, sizeof tmp));
+  FILE *f = fopen(tmp, "w");
+  if (!f)
+    return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
+  bool ok = fputs(text, f) >= 0;
+  if (fclose(f) != 0 || !ok) {
+    unlink(tmp);
+    return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
+  }
+  return file_atomic_commit(tmp, path);
+}
+
+bool sweep_result_finished(const char *result_path) {
+  if (access(result_path, R_OK) != 0)
+    return false;
+  results_data d;
+  if (results_read(result_path, &d) != DNL_OK) {
+    dnl_clear_error();
+    return false;
+  }
+  bool done = d.finished;
+  results_data_free(&d);
+  return done;
+}
+
+/* Writes the job's config and makes its synthetic data. */
+static dnl_status prepare_job(const sweep_job *j, const sweep_run *run) {
+  run_config rc;
+  DNL_TRY(run_config_read(&run->config, &rc));
+  if (!strcmp(rc.dataset, "synth"))
+    DNL_TRY(session_ensure_synth(&rc));
+  char *text = NULL;
+  dnl_status st = cfg_to_string(&run->config, &text);
+  if (st == DNL_OK)
+    st = sweep_write_atomic(j->cfg, text);
+  free(text);
+  return st;
+}
+
+static dnl_status fill_job(const sweep *sw, const char *out_dir, long i, sweep_job *j) {
+  sweep_run run;
+  dnl_status st = sweep_job_make(sw, i, out_dir, &run);
+  if (st != DNL_OK) {
+    sweep_run_free(&run);
+    return st;
+  }
+  run_config rc;
+  st = run_config_read(&run.config, &rc);
+  sweep_run_free(&run);
+  DNL_TRY(st);
+  snprintf(j->name, sizeof j->name, "%s", run.name);
+  j->stage = run.stage >= 0;
+  j->after = run.after;
+  j->on_gpu = rc.device == DEVICE_CUDA;
+  sweep_job_path(sw, out_dir, j->name, j->stage, ".cfg", j->cfg, sizeof j->cfg);
+  sweep_job_path(sw, out_dir, j->name, j->stage, ".h5", j->result, sizeof j->result);
+  sweep_job_path(sw, out_dir, j->name, j->stage, ".ckpt", j->ckpt, sizeof j->ckpt);
+  sweep_job_path(sw, out_dir, j->name, j->stage, ".log", j->log, sizeof j->log);
+  j->finished = sweep_result_finished(j->result) && (!j->stage || access(j->ckpt, R_OK) == 0);
+  return DNL_OK;
+}
+
+dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only, bool prepare,
+                           sweep_plan *p) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->dir, sizeof p->dir, "%s/%s", out_dir, sw->name);
+  p->njobs = sw->njobs;
+  p->jobs = calloc((size_t)sw->njobs, sizeof *p->jobs);
+  if (!p->jobs)
+    return dnl_error(DNL_ERR_NOMEM, "sweep %s: %ld jobs", sw->name, sw->njobs);
+  for (long i = 0; i < sw->njobs; i++)
+    DNL_TRY(fill_job(sw, out_dir, i, &p->jobs[i]));
+  bool any = false;
+  for (long i = 0; i < p->njobs; i++) {
+    p->jobs[i].selected = !only || sweep_name_matches(p->jobs[i].name, only);
+    any = any || p->jobs[i].selected;
+  }
+  if (!any)
+    return dnl_error(DNL_ERR_ARG, "no run matches --only '%s'", only);
+  /* a selected run that still trains pulls in the stage runs it starts from;
+   * stage runs come first, so walking backwards reaches chains in one pass */
+  for (long i = p->njobs - 1; i >= 0; i--) {
+    const sweep_job *j = &p->jobs[i];
+    if (j->selected && !j->finished && j->after >= 0)
+      p->jobs[j->after].selected = true;
+  }
+  for (long i = 0; i < p->njobs; i++) {
+    const sweep_job *j = &p->jobs[i];
+    p->selected += j->selected;
+    p->finished += j->selected && j->finished;
+    p->stage_runs += j->selected && j->stage;
+  }
+  if (!prepare)
+    return DNL_OK;
+  DNL_TRY(fs_mkdirs(p->dir));
+  char stages[1300];
+  snprintf(stages, sizeof stages, "%s/stages", p->dir);
+  if (sw->nstages)
+    DNL_TRY(fs_mkdirs(stages));
+  for (long i = 0; i < p->njobs; i++) {
+    const sweep_job *j = &p->jobs[i];
+    if (!j->selected || j->finished)
+      continue;
+    sweep_run run;
+    dnl_status st = sweep_job_make(sw, i, out_dir, &run);
+    if (st == DNL_OK)
+      st = prepare_job(j, &run);
+    sweep_run_free(&run);
+    DNL_TRY(st);
+  }
+  return DNL_OK;
+}
+
+void sweep_plan_free(sweep_plan *p) {
+  free(p->jobs);
+  memset(p, 0, sizeof *p);
+}
