@@ -15,6 +15,7 @@
 #include "data/dataset.h"
 #include "runner/estimate.h"
 #include "runner/sweep.h"
+#include "runner/sweep_cluster.h"
 #include "runner/sweep_local.h"
 #include "runner/sweep_plan.h"
 
@@ -25,6 +26,7 @@ typedef struct sweep_args {
   int jobs, threads;
   int gpus; /* --dry-run: data-parallel processes the memory is split over */
   bool dry_run, quiet;
+  sweep_cluster_args cluster; /* --worker, --slurm, --status and their options */
 } sweep_args;
 
 static int usage(FILE *f, int rc) {
@@ -40,6 +42,7 @@ static int usage(FILE *f, int rc) {
           "                 the stage runs they start from\n"
           "  --dry-run      list the runs, their settings, parameters, FLOPs and memory\n"
           "  --gpus N       with --dry-run: memory per process when the batch is split over N\n");
+  sweep_cluster_usage(f);
   return rc;
 }
 
@@ -47,8 +50,14 @@ static int parse(int argc, char **argv, sweep_args *a) {
   memset(a, 0, sizeof *a);
   a->jobs = 1;
   a->out_dir = "results";
+  sweep_cluster_defaults(&a->cluster);
   for (int i = 1; i < argc; i++) {
     const char *s = argv[i];
+    const int cl = sweep_cluster_parse(argc, argv, &i, &a->cluster);
+    if (cl == 2)
+      return 2;
+    if (cl == 1)
+      continue;
     if (!strcmp(s, "--jobs") && i + 1 < argc) {
       a->jobs = atoi(argv[++i]);
       if (a->jobs < 1 || a->jobs > SWEEP_MAX_JOBS) {
@@ -88,7 +97,8 @@ static int parse(int argc, char **argv, sweep_args *a) {
     fprintf(stderr, "runner sweep: missing the sweep file\n");
     return usage(stderr, 2);
   }
-  return 0;
+  return sweep_cluster_check(&a->cluster, &(sweep_common_args){.jobs = a->jobs,
+                                                               .dry_run = a->dry_run});
 }
 
 static bool data_present(const run_config *rc, int *ntrain, int *nval) {
@@ -197,7 +207,7 @@ static int dry_run_job(const sweep_args *a, const sweep *sw, const sweep_plan *p
 
 static int dry_run(const sweep_args *a, const sweep *sw) {
   sweep_plan p;
-  if (sweep_plan_make(sw, a->out_dir, a->only, false, &p) != DNL_OK) {
+  if (sweep_plan_make(sw, a->out_dir, a->only, &p) != DNL_OK) {
     fprintf(stderr, "runner sweep: %s\n", dnl_last_error());
     sweep_plan_free(&p);
     return 1;
@@ -231,13 +241,23 @@ int cmd_sweep(int argc, char **argv) {
     sweep_free(&sw);
     return 1;
   }
+  if (sweep_cluster_mode(&a.cluster)) {
+    sweep_common_args common = {.file = a.file, .out_dir = a.out_dir, .only = a.only,
+                                .threads = a.threads, .jobs = a.jobs, .dry_run = a.dry_run,
+                                .quiet = a.quiet};
+    rc = sweep_cluster_main(&sw, &common, &a.cluster);
+    sweep_free(&sw);
+    return rc;
+  }
   if (a.dry_run) {
     rc = dry_run(&a, &sw);
     sweep_free(&sw);
     return rc;
   }
   sweep_plan p;
-  if (sweep_plan_make(&sw, a.out_dir, a.only, true, &p) != DNL_OK) {
+  if (sweep_plan_make(&sw, a.out_dir, a.only, &p) != DNL_OK ||
+      sweep_plan_check_folder(&sw, &p) != DNL_OK ||
+      sweep_plan_prepare(&sw, a.out_dir, &p) != DNL_OK) {
     fprintf(stderr, "runner sweep: %s\n", dnl_last_error());
     rc = 1;
   } else {

@@ -1,8 +1,10 @@
 #include "runner/sweep_child.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +46,7 @@ dnl_status sweep_child_start(sweep_child *c, char *const *argv, const char *log_
     return dnl_error(DNL_ERR_IO, "%s: cannot write the log (%s)", log_path, strerror(errno));
   }
   fflush(NULL); /* nothing buffered is written twice by the child */
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) {
     fclose(c->log);
@@ -52,6 +55,11 @@ dnl_status sweep_child_start(sweep_child *c, char *const *argv, const char *log_
     return dnl_error(DNL_ERR_IO, "sweep: fork: %s", strerror(errno));
   }
   if (pid == 0) {
+    /* the run dies with the sweep or worker that watches it (a worker's claim
+     * is taken over only when the worker is gone, so nothing may train on) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127);
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);

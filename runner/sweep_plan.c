@@ -1,6 +1,7 @@
 #include "runner/sweep_plan.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,13 +9,17 @@
 
 #include "data/fsutil.h"
 #include "lib/store/file_atomic.h"
-#include "lib/store/results_read.h"
+#include "lib/store/h5attr.h"
+#include "lib/store/h5file.h"
 #include "runner/run_config.h"
 #include "runner/session.h"
 
 dnl_status sweep_write_atomic(const char *path, const char *text) {
-  char tmp[1500];
-  DNL_TRY(file_atomic_tmp_name(path, tmp, sizeof tmp));
+  /* workers on several machines may write the same file at once: each through
+   * a temporary file of its own */
+  char tmp[1700], host[256] = "";
+  gethostname(host, sizeof host - 1);
+  snprintf(tmp, sizeof tmp, "%s.tmp.%s.%ld", path, host, (long)getpid());
   FILE *f = fopen(tmp, "w");
   if (!f)
     return dnl_error(DNL_ERR_IO, "%s: cannot write (%s)", tmp, strerror(errno));
@@ -26,17 +31,29 @@ dnl_status sweep_write_atomic(const char *path, const char *text) {
   return file_atomic_commit(tmp, path);
 }
 
-bool sweep_result_finished(const char *result_path) {
+bool sweep_result_status(const char *result_path, char *status, size_t len) {
+  status[0] = '\0';
   if (access(result_path, R_OK) != 0)
     return false;
-  results_data d;
-  if (results_read(result_path, &d) != DNL_OK) {
+  hid_t f;
+  if (h5file_open_read(result_path, &f) != DNL_OK) {
     dnl_clear_error();
     return false;
   }
-  bool done = d.finished;
-  results_data_free(&d);
-  return done;
+  char *s = NULL;
+  bool ok = h5attr_read_str(f, "status", &s) == DNL_OK;
+  if (ok)
+    snprintf(status, len, "%s", s);
+  else
+    dnl_clear_error();
+  free(s);
+  H5Fclose(f);
+  return ok;
+}
+
+bool sweep_result_finished(const char *result_path) {
+  char status[64];
+  return sweep_result_status(result_path, status, sizeof status) && !strcmp(status, "finished");
 }
 
 /* Writes the job's config and makes its synthetic data. */
@@ -76,7 +93,7 @@ static dnl_status fill_job(const sweep *sw, const char *out_dir, long i, sweep_j
   return DNL_OK;
 }
 
-dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only, bool prepare,
+dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only,
                            sweep_plan *p) {
   memset(p, 0, sizeof *p);
   snprintf(p->dir, sizeof p->dir, "%s/%s", out_dir, sw->name);
@@ -106,8 +123,10 @@ dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *onl
     p->finished += j->selected && j->finished;
     p->stage_runs += j->selected && j->stage;
   }
-  if (!prepare)
-    return DNL_OK;
+  return DNL_OK;
+}
+
+dnl_status sweep_plan_prepare(const sweep *sw, const char *out_dir, const sweep_plan *p) {
   DNL_TRY(fs_mkdirs(p->dir));
   char stages[1300];
   snprintf(stages, sizeof stages, "%s/stages", p->dir);
@@ -125,6 +144,58 @@ dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *onl
     DNL_TRY(st);
   }
   return DNL_OK;
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s) {
+  for (; *s; s++)
+    h = (h ^ (uint8_t)*s) * 1099511628211ull;
+  return h;
+}
+
+/* A hash of every job's resolved config, whatever the results folder. */
+static dnl_status sweep_hash(const sweep *sw, uint64_t *out) {
+  uint64_t h = 1469598103934665603ull;
+  for (long i = 0; i < sw->njobs; i++) {
+    sweep_run run;
+    char *text = NULL;
+    dnl_status st = sweep_job_make(sw, i, "@out", &run);
+    if (st == DNL_OK)
+      st = cfg_to_string(&run.config, &text);
+    sweep_run_free(&run);
+    if (st != DNL_OK)
+      return st;
+    h = fnv1a(fnv1a(h, text), "\n");
+    free(text);
+  }
+  *out = h;
+  return DNL_OK;
+}
+
+dnl_status sweep_plan_check_folder(const sweep *sw, const sweep_plan *p) {
+  uint64_t h;
+  DNL_TRY(sweep_hash(sw, &h));
+  char path[1300], text[2400];
+  snprintf(path, sizeof path, "%s/sweep.id", p->dir);
+  FILE *f = fopen(path, "r");
+  if (f) {
+    unsigned long long have = 0;
+    char file[1100] = "?";
+    text[fread(text, 1, sizeof text - 1, f)] = '\0';
+    fclose(f);
+    if (sscanf(text, "hash %llx\nfile %1099[^\n]", &have, file) < 1)
+      fprintf(stderr, "runner sweep: warning: %s cannot be parsed; it is written anew\n", path);
+    else if (have == h)
+      return DNL_OK;
+    else
+      return dnl_error(DNL_ERR_ARG,
+                       "%s holds the runs of sweep file %s (config hash %016llx), but %s makes "
+                       "other runs (config hash %016llx): use another --out or sweep name, or "
+                       "remove %s to keep the finished runs with the changed sweep",
+                       p->dir, file, have, sw->path, (unsigned long long)h, path);
+  }
+  DNL_TRY(fs_mkdirs(p->dir));
+  snprintf(text, sizeof text, "hash %016llx\nfile %s\n", (unsigned long long)h, sw->path);
+  return sweep_write_atomic(path, text);
 }
 
 void sweep_plan_free(sweep_plan *p) {

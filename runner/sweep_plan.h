@@ -6,6 +6,7 @@
 #define DNL_SWEEP_PLAN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "runner/sweep.h"
 
@@ -27,16 +28,26 @@ typedef struct sweep_plan {
 } sweep_plan;
 
 /* Builds the plan; only: --only's pattern or NULL (an error when nothing
- * matches). prepare: also write each selected unfinished job's config file
- * beside its result and generate the synthetic datasets they use. */
-dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only, bool prepare,
+ * matches). */
+dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only,
                            sweep_plan *p);
+/* Writes each selected unfinished job's config file beside its result and
+ * generates the synthetic datasets they use. */
+dnl_status sweep_plan_prepare(const sweep *sw, const char *out_dir, const sweep_plan *p);
 void sweep_plan_free(sweep_plan *p);
+
+/* The results folder belongs to one sweep: <dir>/sweep.id keeps a hash of
+ * every job's resolved config and the sweep file's name. Writes it when
+ * absent; an error naming both sweep files when it holds another hash. */
+dnl_status sweep_plan_check_folder(const sweep *sw, const sweep_plan *p);
 
 /* Whether a result file says finished. */
 bool sweep_result_finished(const char *result_path);
+/* The status attribute of a result file (running, finished, failed: ...);
+ * false when there is no readable result. */
+bool sweep_result_status(const char *result_path, char *status, size_t len);
 
-/* Writes text to path through a temporary file and a rename. */
+/* Writes text to path through a temporary file of this process and a rename. */
 dnl_status sweep_write_atomic(const char *path, const char *text);
 
 #endif
