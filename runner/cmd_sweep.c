@@ -15,6 +15,7 @@
 #include "data/dataset.h"
 #include "runner/estimate.h"
 #include "runner/sweep.h"
+#include "runner/sweep_child.h"
 #include "runner/sweep_cluster.h"
 #include "runner/sweep_local.h"
 #include "runner/sweep_plan.h"
@@ -97,8 +98,8 @@ static int parse(int argc, char **argv, sweep_args *a) {
     fprintf(stderr, "runner sweep: missing the sweep file\n");
     return usage(stderr, 2);
   }
-  return sweep_cluster_check(&a->cluster, &(sweep_common_args){.jobs = a->jobs,
-                                                               .dry_run = a->dry_run});
+  return sweep_cluster_check(&a->cluster,
+                             &(sweep_common_args){.jobs = a->jobs, .dry_run = a->dry_run});
 }
 
 static bool data_present(const run_config *rc, int *ntrain, int *nval) {
@@ -231,6 +232,7 @@ static int dry_run(const sweep_args *a, const sweep *sw) {
 }
 
 int cmd_sweep(int argc, char **argv) {
+  const double started = sweep_now();
   sweep_args a;
   int rc = parse(argc, argv, &a);
   if (rc)
@@ -242,9 +244,14 @@ int cmd_sweep(int argc, char **argv) {
     return 1;
   }
   if (sweep_cluster_mode(&a.cluster)) {
-    sweep_common_args common = {.file = a.file, .out_dir = a.out_dir, .only = a.only,
-                                .threads = a.threads, .jobs = a.jobs, .dry_run = a.dry_run,
-                                .quiet = a.quiet};
+    sweep_common_args common = {.file = a.file,
+                                .out_dir = a.out_dir,
+                                .only = a.only,
+                                .threads = a.threads,
+                                .jobs = a.jobs,
+                                .dry_run = a.dry_run,
+                                .quiet = a.quiet,
+                                .started = started};
     rc = sweep_cluster_main(&sw, &common, &a.cluster);
     sweep_free(&sw);
     return rc;

@@ -44,8 +44,7 @@ static int format_claim(const sweep_claim *c, char *buf, size_t len) {
   return snprintf(buf, len,
                   "dnl-claim 1\nrun %s\nhost %s\npid %ld\nstarted %.3f\nheartbeat %.3f\n"
                   "attempt %d\niteration %ld/%ld\n",
-                  c->run, c->host, c->pid, c->started, c->heartbeat, c->attempt, c->iter,
-                  c->iters);
+                  c->run, c->host, c->pid, c->started, c->heartbeat, c->attempt, c->iter, c->iters);
 }
 
 /* The claim's text in a new file of a name no other process uses. */
@@ -196,8 +195,7 @@ dnl_status sweep_claim_take_over(const char *path, const char *seen_text, const 
                                  bool *got) {
   *got = false;
   char token[1600];
-  snprintf(token, sizeof token, "%s.takeover-%016llx", path,
-           (unsigned long long)fnv1a(seen_text));
+  snprintf(token, sizeof token, "%s.takeover-%016llx", path, (unsigned long long)fnv1a(seen_text));
   int fd = open(token, O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0 && errno == EEXIST) {
     struct stat st;

@@ -51,8 +51,7 @@ dnl_status sweep_claim_create(const char *path, const sweep_claim *c, bool *got)
 /* Reads a claim. *exists false: there is none. The file's text goes to text
  * (for sweep_claim_take_over). A file that cannot be parsed is DNL_ERR_FORMAT
  * with the reason (callers treat it as stale, with a warning). */
-dnl_status sweep_claim_read(const char *path, sweep_claim *c, char *text, size_t len,
-                            bool *exists);
+dnl_status sweep_claim_read(const char *path, sweep_claim *c, char *text, size_t len, bool *exists);
 
 /* The owner refreshes the heartbeat (now) and progress; *held is false (and
  * nothing is written) when the file is no longer this claim. */

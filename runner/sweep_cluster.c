@@ -153,6 +153,12 @@ int sweep_cluster_check(const sweep_cluster_args *c, const sweep_common_args *a)
 }
 
 int sweep_cluster_main(const sweep *sw, const sweep_common_args *a, const sweep_cluster_args *c) {
+  if (c->slurm && !a->dry_run && !sweep_on_path("sbatch")) {
+    fprintf(stderr, "runner sweep: --slurm: no sbatch on PATH (Slurm's client commands are not "
+                    "installed here, or this is not a Slurm login node); --dry-run still writes "
+                    "and prints the scripts\n");
+    return 1;
+  }
   sweep_plan p;
   /* workers and Slurm tasks find their configs and data ready */
   const bool prepare = c->worker || (c->slurm && !a->dry_run);
@@ -172,9 +178,13 @@ int sweep_cluster_main(const sweep *sw, const sweep_common_args *a, const sweep_
   } else if (c->slurm) {
     rc = sweep_slurm_submit(sw, &p, a, c);
   } else {
-    sweep_worker_opts o = {.threads = a->threads, .claim_timeout = c->claim_timeout,
-                           .retries = c->retries, .gpus_per_run = c->gpus_per_run,
-                           .launcher = c->launcher, .quiet = a->quiet};
+    sweep_worker_opts o = {.threads = a->threads,
+                           .claim_timeout = c->claim_timeout,
+                           .retries = c->retries,
+                           .gpus_per_run = c->gpus_per_run,
+                           .launcher = c->launcher,
+                           .quiet = a->quiet,
+                           .started = a->started};
     rc = sweep_run_worker(sw, &p, &o);
   }
   sweep_plan_free(&p);

@@ -27,6 +27,7 @@ typedef struct sweep_common_args {
   const char *file, *out_dir, *only;
   int threads, jobs;
   bool dry_run, quiet;
+  double started; /* sweep_now() when the command started */
 } sweep_common_args;
 
 void sweep_cluster_defaults(sweep_cluster_args *c);

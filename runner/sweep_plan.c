@@ -93,8 +93,7 @@ static dnl_status fill_job(const sweep *sw, const char *out_dir, long i, sweep_j
   return DNL_OK;
 }
 
-dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only,
-                           sweep_plan *p) {
+dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only, sweep_plan *p) {
   memset(p, 0, sizeof *p);
   snprintf(p->dir, sizeof p->dir, "%s/%s", out_dir, sw->name);
   p->njobs = sw->njobs;

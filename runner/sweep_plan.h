@@ -29,8 +29,7 @@ typedef struct sweep_plan {
 
 /* Builds the plan; only: --only's pattern or NULL (an error when nothing
  * matches). */
-dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only,
-                           sweep_plan *p);
+dnl_status sweep_plan_make(const sweep *sw, const char *out_dir, const char *only, sweep_plan *p);
 /* Writes each selected unfinished job's config file beside its result and
  * generates the synthetic datasets they use. */
 dnl_status sweep_plan_prepare(const sweep *sw, const char *out_dir, const sweep_plan *p);

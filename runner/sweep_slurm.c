@@ -143,11 +143,12 @@ static dnl_status write_script(const sweep *sw, const sweep_plan *p, const sweep
     /* Slurm signals the batch shell (B:TERM) before the time limit, and
      * preemption sends TERM too: the worker checkpoints its run and exits with
      * SWEEP_EXIT_INTERRUPTED, and the task goes back into the queue */
-    fprintf(f, " &\nworker=$!\ntrap 'kill -TERM $worker' TERM\nwait $worker\nrc=$?\n"
-               "while kill -0 $worker 2>/dev/null; do wait $worker; rc=$?; done\n"
-               "if [ $rc -eq %d ]; then\n"
-               "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
-               "fi\nexit $rc\n",
+    fprintf(f,
+            " &\nworker=$!\ntrap 'kill -TERM $worker' TERM\nwait $worker\nrc=$?\n"
+            "while kill -0 $worker 2>/dev/null; do wait $worker; rc=$?; done\n"
+            "if [ $rc -eq %d ]; then\n"
+            "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+            "fi\nexit $rc\n",
             SWEEP_EXIT_INTERRUPTED);
   } else {
     fprintf(f, "\n");
@@ -163,8 +164,8 @@ static dnl_status write_script(const sweep *sw, const sweep_plan *p, const sweep
 static dnl_status submit(const char *script, const char *after, char *id, size_t len) {
   char cmd[4096], q[2 * PATH_MAX];
   quote(script, q, sizeof q);
-  snprintf(cmd, sizeof cmd, "sbatch --parsable %s%s %s 2>&1", after[0] ? "--dependency=afterany:" : "",
-           after, q);
+  snprintf(cmd, sizeof cmd, "sbatch --parsable %s%s %s 2>&1",
+           after[0] ? "--dependency=afterany:" : "", after, q);
   FILE *f = popen(cmd, "r");
   if (!f)
     return dnl_error(DNL_ERR_IO, "cannot run sbatch: %s", strerror(errno));
@@ -185,12 +186,6 @@ static dnl_status submit(const char *script, const char *after, char *id, size_t
 
 int sweep_slurm_submit(const sweep *sw, const sweep_plan *p, const sweep_common_args *a,
                        const sweep_cluster_args *c) {
-  if (!a->dry_run && !sweep_on_path("sbatch")) {
-    fprintf(stderr, "runner sweep: --slurm: no sbatch on PATH (Slurm's client commands are not "
-                    "installed here, or this is not a Slurm login node); --dry-run still writes "
-                    "and prints the scripts\n");
-    return 1;
-  }
   char dir[1300], jobs_path[1400];
   snprintf(dir, sizeof dir, "%s/slurm", p->dir);
   sweep_slurm_jobs_path(sw, p, jobs_path, sizeof jobs_path);

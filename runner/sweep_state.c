@@ -8,20 +8,26 @@
 
 const char *sweep_state_name(sweep_state_kind k) {
   switch (k) {
-  case SWEEP_PENDING: return "pending";
-  case SWEEP_FINISHED: return "finished";
-  case SWEEP_RUNNING: return "running";
-  case SWEEP_STALE: return "stale";
-  case SWEEP_INTERRUPTED: return "interrupted";
-  case SWEEP_FAILED: return "failed";
-  case SWEEP_SKIPPED: return "skipped";
+  case SWEEP_PENDING:
+    return "pending";
+  case SWEEP_FINISHED:
+    return "finished";
+  case SWEEP_RUNNING:
+    return "running";
+  case SWEEP_STALE:
+    return "stale";
+  case SWEEP_INTERRUPTED:
+    return "interrupted";
+  case SWEEP_FAILED:
+    return "failed";
+  case SWEEP_SKIPPED:
+    return "skipped";
   }
   return "?";
 }
 
 /* claims/<run>.failed: "attempts N" and "reason TEXT" lines. */
-static void read_failures(const sweep_plan *p, long job, int *attempts, char *reason,
-                          size_t len) {
+static void read_failures(const sweep_plan *p, long job, int *attempts, char *reason, size_t len) {
   char path[1600], line[1024];
   const sweep_job *j = &p->jobs[job];
   sweep_claim_path(p->dir, j->name, j->stage, ".failed", path, sizeof path);
@@ -50,8 +56,8 @@ dnl_status sweep_state_record_failure(const sweep_plan *p, long job, const char 
   return sweep_write_atomic(path, text);
 }
 
-static void read_claim(const sweep_plan *p, long job, const sweep_state_opts *o,
-                       sweep_job_state *s, bool *claimed) {
+static void read_claim(const sweep_plan *p, long job, const sweep_state_opts *o, sweep_job_state *s,
+                       bool *claimed) {
   const sweep_job *j = &p->jobs[job];
   char path[1600];
   sweep_claim_path(p->dir, j->name, j->stage, ".claim", path, sizeof path);
@@ -74,8 +80,8 @@ static void read_claim(const sweep_plan *p, long job, const sweep_state_opts *o,
   dnl_clear_error();
 }
 
-dnl_status sweep_state_scan(const sweep_plan *p, const sweep_state_opts *o,
-                            sweep_job_state *states, bool *finished) {
+dnl_status sweep_state_scan(const sweep_plan *p, const sweep_state_opts *o, sweep_job_state *states,
+                            bool *finished) {
   for (long i = 0; i < p->njobs; i++) {
     const sweep_job *j = &p->jobs[i];
     sweep_job_state *s = &states[i];

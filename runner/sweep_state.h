@@ -36,8 +36,8 @@ typedef struct sweep_state_opts {
 /* Reads the state of every selected job into states[p->njobs] (others are
  * left PENDING). finished[] (may be NULL) remembers finished jobs between
  * calls, so their result files are read once. */
-dnl_status sweep_state_scan(const sweep_plan *p, const sweep_state_opts *o,
-                            sweep_job_state *states, bool *finished);
+dnl_status sweep_state_scan(const sweep_plan *p, const sweep_state_opts *o, sweep_job_state *states,
+                            bool *finished);
 
 /* Records one more failed attempt of a job, with its reason. */
 dnl_status sweep_state_record_failure(const sweep_plan *p, long job, const char *reason);

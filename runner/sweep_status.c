@@ -45,8 +45,8 @@ static void print_squeue(const sweep *sw, const sweep_plan *p) {
   }
   char cmd[512], jobs_path[1400];
   sweep_slurm_jobs_path(sw, p, jobs_path, sizeof jobs_path);
-  snprintf(cmd, sizeof cmd, "squeue --noheader --array --name=dnl-%s --format='%%i|%%T|%%r|%%M' 2>&1",
-           sw->name);
+  snprintf(cmd, sizeof cmd,
+           "squeue --noheader --array --name=dnl-%s --format='%%i|%%T|%%r|%%M' 2>&1", sw->name);
   FILE *f = popen(cmd, "r");
   if (!f)
     return;
@@ -115,8 +115,9 @@ int sweep_print_status(const sweep *sw, const sweep_plan *p, const sweep_cluster
     case SWEEP_RUNNING:
     case SWEEP_STALE:
       if (s->claim_broken) {
-        snprintf(detail, sizeof detail, "claim file cannot be parsed: taken over by the next "
-                                        "worker");
+        snprintf(detail, sizeof detail,
+                 "claim file cannot be parsed: taken over by the next "
+                 "worker");
         break;
       }
       age(now - s->claim.heartbeat, a, sizeof a);
@@ -136,7 +137,8 @@ int sweep_print_status(const sweep *sw, const sweep_plan *p, const sweep_cluster
         snprintf(detail, sizeof detail, "failed %d time%s, tried again: %s", s->failures,
                  s->failures == 1 ? "" : "s", s->reason);
       break;
-    case SWEEP_FINISHED: break;
+    case SWEEP_FINISHED:
+      break;
     }
     printf("  %-32s %-11s %s\n", name, sweep_state_name(s->kind), detail);
   }

@@ -25,12 +25,12 @@ typedef struct worker {
   const sweep_worker_opts *o;
   sweep_state_opts so;
   sweep_job_state *states;
-  bool *finished;   /* finished jobs, remembered between scans */
-  bool *announced;  /* skipped and failed-for-good jobs already reported */
-  double *seen_hb;  /* another worker's heartbeat when first seen, -1: not watched */
-  bool *alive;      /* that heartbeat has since moved: its worker lives */
+  bool *finished;  /* finished jobs, remembered between scans */
+  bool *announced; /* skipped and failed-for-good jobs already reported */
+  double *seen_hb; /* another worker's heartbeat when first seen, -1: not watched */
+  bool *alive;     /* that heartbeat has since moved: its worker lives */
   char host[256];
-  double beat;      /* heartbeat interval */
+  double beat; /* heartbeat interval */
   int threads;
   long claimed, done, failed, lost, interrupted, took_over, skipped;
   double child_seconds, idle_seconds;
@@ -50,9 +50,9 @@ static void say(const char *fmt, ...) {
 
 static void note(worker *w, const char *name, const char *what) {
   if (w->summary_used < sizeof w->summary)
-    w->summary_used += (size_t)snprintf(w->summary + w->summary_used,
-                                        sizeof w->summary - w->summary_used, "  %s: %s\n", name,
-                                        what);
+    w->summary_used +=
+        (size_t)snprintf(w->summary + w->summary_used, sizeof w->summary - w->summary_used,
+                         "  %s: %s\n", name, what);
 }
 
 static void claim_path(const worker *w, long job, char *out, size_t len) {
@@ -68,7 +68,7 @@ static void child_argv(const worker *w, const char *cfg, char *threads_set, size
                          threads_set, tlen, train);
   int n = 0;
   if (g > 1) {
-    const char *l = w->o->launcher ? w->o->launcher
+    const char *l = w->o->launcher           ? w->o->launcher
                     : getenv("SLURM_JOB_ID") ? "srun --kill-on-bad-exit=1"
                                              : "mpirun";
     snprintf(launcher, llen, "%s", l);
@@ -277,8 +277,9 @@ static bool worth_waiting(worker *w, char *why, size_t len) {
       else if (s->claim.heartbeat != w->seen_hb[i])
         w->alive[i] = true;
       if (!w->alive[i]) {
-        snprintf(why, len, "watching %s (claimed by %s:%ld) until its heartbeat moves or goes "
-                           "stale",
+        snprintf(why, len,
+                 "watching %s (claimed by %s:%ld) until its heartbeat moves or goes "
+                 "stale",
                  j->name, s->claim.host, s->claim.pid);
         return true;
       }
@@ -304,7 +305,7 @@ static int finish(worker *w, double t0) {
 }
 
 int sweep_run_worker(const sweep *sw, const sweep_plan *p, const sweep_worker_opts *o) {
-  const double t0 = sweep_now();
+  const double t0 = o->started > 0 ? o->started : sweep_now();
   worker w = {.sw = sw, .p = p, .o = o};
   w.so = (sweep_state_opts){.timeout = o->claim_timeout, .retries = o->retries, .quiet = o->quiet};
   w.beat = o->claim_timeout / 10 > 30 ? 30 : o->claim_timeout / 10;
@@ -313,7 +314,7 @@ int sweep_run_worker(const sweep *sw, const sweep_plan *p, const sweep_worker_op
   if (!slurm_cpus)
     slurm_cpus = getenv("SLURM_CPUS_ON_NODE");
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  w.threads = o->threads                            ? o->threads
+  w.threads = o->threads                           ? o->threads
               : slurm_cpus && atoi(slurm_cpus) > 0 ? atoi(slurm_cpus)
                                                    : (int)(cores > 0 ? cores : 1);
   if (gethostname(w.host, sizeof w.host - 1) != 0)

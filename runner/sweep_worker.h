@@ -20,6 +20,7 @@ typedef struct sweep_worker_opts {
   int gpus_per_run;     /* > 1: the run trains data-parallel under the launcher */
   const char *launcher; /* command prefix for those ranks, NULL: srun in Slurm, else mpirun */
   bool quiet;
+  double started; /* sweep_now() when the command started: its start-up counts as machinery */
 } sweep_worker_opts;
 
 /* Works until every selected run is finished, failed for good or skipped;

@@ -5,7 +5,8 @@
 #                                    prints SLURM_CONF=DIR/slurm.conf
 #   tests/slurm_local.sh stop DIR    stops the daemons started in DIR
 # It needs root and Debian's slurmctld, slurmd, slurm-client and munge
-# (make test-deps); start says why on stderr and exits 1 when it cannot.
+# (make test-deps), and DIR's parents open to user munge; start says why on
+# stderr and exits 1 when it cannot.
 set -u
 cmd=${1:-}
 dir=${2:-}

@@ -1,14 +1,13 @@
 /* Sweep stages through the programs ($DNL_BIN/runner): a backbone stage over
  * the seeds that the matrix runs start from, --only pulling in stage runs, the
  * weights handed over, bad stage declarations, a failing stage. */
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/store/h5io.h"
 #include "lib/store/results_read.h"
+#include "tests/test_sweep_util.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
@@ -53,65 +52,15 @@ static void setup(char *dir, size_t len, const char *sweep_text) {
   file_write_text(tmpdir_path(path, sizeof path, dir, "mini.cfg"), sweep_text);
 }
 
-static int count(const char *text, const char *what) {
-  int n = 0;
-  for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
-    n++;
-  return n;
-}
-
-static bool same_values(const char *a, const char *b, const char *name) {
-  char path[300];
-  snprintf(path, sizeof path, "/params/%s", name);
-  h5io_array x, y;
-  TRY_OK(h5io_read_float(a, path, &x));
-  TRY_OK(h5io_read_float(b, path, &y));
-  cr_assert_eq(x.numel, y.numel, "%s", name);
-  bool same = !memcmp(x.data, y.data, x.numel * sizeof(float));
-  h5io_array_free(&x);
-  h5io_array_free(&y);
-  return same;
-}
-
-typedef struct names {
-  char items[256][128];
-  int count;
-} names;
-
-static herr_t add_name(hid_t g, const char *name, const H5L_info_t *info, void *data) {
-  (void)g;
-  (void)info;
-  names *n = data;
-  cr_assert_lt(n->count, 256);
-  snprintf(n->items[n->count++], sizeof n->items[0], "%s", name);
-  return 0;
-}
-
-/* Every trainable tensor (those with momentum) under backbone. is equal in
- * both checkpoints; some of the head's differ. */
+/* The matrix run's trainable backbone tensors are the stage's final ones; its
+ * head (lr 0: as initialised) is not. */
 static void assert_backbone_handed_over(const char *stage_ckpt, const char *run_ckpt) {
-  static names n;
-  n.count = 0;
-  hid_t f = H5Fopen(run_ckpt, H5F_ACC_RDONLY, H5P_DEFAULT);
-  cr_assert(f >= 0, "cannot open %s", run_ckpt);
-  hid_t g = H5Gopen2(f, "momentum", H5P_DEFAULT);
-  cr_assert(g >= 0);
-  hsize_t idx = 0;
-  H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, add_name, &n);
-  H5Gclose(g);
-  H5Fclose(f);
-  int same = 0, differ = 0;
-  for (int i = 0; i < n.count; i++) {
-    if (!strncmp(n.items[i], "backbone.", 9)) {
-      cr_assert(same_values(stage_ckpt, run_ckpt, n.items[i]), "%s differs between %s and %s",
-                n.items[i], stage_ckpt, run_ckpt);
-      same++;
-    } else if (!strncmp(n.items[i], "head.cls.", 9)) {
-      differ += !same_values(stage_ckpt, run_ckpt, n.items[i]);
-    }
-  }
-  cr_assert_gt(same, 20, "%d backbone tensors compared", same);
-  cr_assert_gt(differ, 0, "the head was taken from the stage");
+  int n = 0;
+  cr_assert(sweep_test_same_group(stage_ckpt, run_ckpt, "momentum", "params", "backbone.", &n),
+            "a backbone tensor differs between %s and %s", stage_ckpt, run_ckpt);
+  cr_assert_gt(n, 20, "%d backbone tensors compared", n);
+  cr_assert(!sweep_test_same_group(stage_ckpt, run_ckpt, "momentum", "params", "head.cls.", &n),
+            "the head was taken from the stage");
 }
 
 Test(sweep_stages, backbone_stage_over_seeds, .timeout = 300) {
@@ -140,8 +89,8 @@ Test(sweep_stages, backbone_stage_over_seeds, .timeout = 300) {
   cr_assert_eq(test_run_program(dir, cmd, &out, &err), 0, "%s", err);
   /* the finished stage run is reused, the other trained once, before its dependents */
   cr_assert(strstr(err, "6 runs (2 of them stage runs), 2 finished already, 4 to run"), "%s", err);
-  cr_assert_eq(count(err, "started stage run backbone-seed2"), 1, "%s", err);
-  cr_assert_eq(count(err, "started stage run backbone-seed1"), 0, "%s", err);
+  cr_assert_eq(sweep_test_count(err, "started stage run backbone-seed2"), 1, "%s", err);
+  cr_assert_eq(sweep_test_count(err, "started stage run backbone-seed1"), 0, "%s", err);
   const char *seed2 = strstr(err, "stage run backbone-seed2 finished");
   cr_assert(seed2 && strstr(err, "started dnl-seed2") > seed2 &&
                 strstr(err, "started none-seed2") > seed2,
@@ -221,7 +170,7 @@ Test(sweep_stages, bad_stages_name_the_stage_and_file) {
     char *out, *err;
     cr_assert_neq(test_run_program(dir, cmd, &out, &err), 0, "case %zu accepted", i);
     cr_assert(strstr(err, bad[i][1]) && strstr(err, "bad.cfg"), "case %zu: %s", i, err);
-    cr_assert_eq(count(err, "\n"), 1, "case %zu: one line: %s", i, err);
+    cr_assert_eq(sweep_test_count(err, "\n"), 1, "case %zu: one line: %s", i, err);
   }
   snprintf(path, sizeof path, "%s/results", dir);
   cr_assert(!file_exists(path), "nothing written for a bad sweep");
