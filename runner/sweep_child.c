@@ -35,7 +35,7 @@ void sweep_child_train_argv(const char *cfg_path, int threads, char *buf, size_t
 }
 
 dnl_status sweep_child_start(sweep_child *c, char *const *argv, const char *log_path,
-                             const char *gpu) {
+                             const char *gpu, bool die_with_parent) {
   int fds[2];
   if (pipe(fds) != 0)
     return dnl_error(DNL_ERR_IO, "sweep: pipe: %s", strerror(errno));
@@ -55,11 +55,11 @@ dnl_status sweep_child_start(sweep_child *c, char *const *argv, const char *log_
     return dnl_error(DNL_ERR_IO, "sweep: fork: %s", strerror(errno));
   }
   if (pid == 0) {
-    /* the run dies with the sweep or worker that watches it (a worker's claim
-     * is taken over only when the worker is gone, so nothing may train on) */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(127);
+    if (die_with_parent) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent)
+        _exit(127);
+    }
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     close(fds[0]);

@@ -23,10 +23,13 @@ typedef struct sweep_child {
   int gpu; /* its slot among the sweep's GPUs, -1 when not placed */
 } sweep_child;
 
-/* Starts argv (argv[0] a path; NULL: this program) with its output into
- * log_path (appended); gpu: its CUDA_VISIBLE_DEVICES, NULL to leave it as it is. */
+/* Starts argv (argv[0] "/proc/self/exe" for this program, else looked up on
+ * PATH) with its output into log_path (appended); gpu: its
+ * CUDA_VISIBLE_DEVICES, NULL to leave it as it is. die_with_parent: the child
+ * is killed when this process dies (a worker's run must not outlive its
+ * claim); without it a Ctrl-C lets the child finish its checkpoint. */
 dnl_status sweep_child_start(sweep_child *c, char *const *argv, const char *log_path,
-                             const char *gpu);
+                             const char *gpu, bool die_with_parent);
 
 /* `runner train CFG --resume --set threads=T` for sweep_child_start; the
  * strings live in buf (at least 64 bytes) and the caller's cfg_path. */

@@ -122,7 +122,8 @@ int sweep_run_local(const sweep *sw, const sweep_plan *p, const sweep_local_opts
       c->gpu = place && j->on_gpu ? gpu_slots_take(&gpus) : -1;
       char set_threads[64], *argv[8];
       sweep_child_train_argv(j->cfg, per_job, set_threads, sizeof set_threads, argv);
-      if (sweep_child_start(c, argv, j->log, c->gpu >= 0 ? gpus.id[c->gpu] : NULL) != DNL_OK) {
+      if (sweep_child_start(c, argv, j->log, c->gpu >= 0 ? gpus.id[c->gpu] : NULL, false) !=
+          DNL_OK) {
         fprintf(stderr, "\nrunner sweep: %s\n", dnl_last_error());
         rc = 1;
         break;

@@ -104,7 +104,9 @@ static run_outcome train_claimed(worker *w, long job, sweep_claim *me, const cha
   c->job = job;
   c->gpu = -1;
   snprintf(c->name, sizeof c->name, "%s", j->name);
-  if (sweep_child_start(c, argv, j->log, NULL) != DNL_OK) {
+  c->start = sweep_now();
+  /* a claim goes stale only when its worker is gone: its run must be gone too */
+  if (sweep_child_start(c, argv, j->log, NULL, true) != DNL_OK) {
     snprintf(c->last, sizeof c->last, "%s", dnl_last_error());
     return RUN_FAILED;
   }
@@ -145,8 +147,9 @@ static run_outcome train_claimed(worker *w, long job, sweep_claim *me, const cha
   return forwarded ? RUN_INTERRUPTED : RUN_FAILED;
 }
 
-/* Claims job (taking over a stale claim) and trains it. */
-static void work_on(worker *w, long job) {
+/* Claims job (taking over a stale claim) and trains it; false when another
+ * worker was first. */
+static bool work_on(worker *w, long job) {
   const sweep_job *j = &w->p->jobs[job];
   sweep_job_state *s = &w->states[job];
   char cpath[1600];
@@ -162,11 +165,11 @@ static void work_on(worker *w, long job) {
     dnl_clear_error();
   }
   if (!got)
-    return;
+    return false;
   /* another worker may have finished it between the scan and the claim */
   if (sweep_result_finished(j->result) && (!j->stage || access(j->ckpt, R_OK) == 0)) {
     sweep_claim_release(cpath, &me);
-    return;
+    return false;
   }
   char how[512] = "";
   if (stale && s->claim_broken)
@@ -223,6 +226,7 @@ static void work_on(worker *w, long job) {
     note(w, j->name, line);
     break;
   }
+  return true;
 }
 
 static bool claimable(const worker *w, long i) {
@@ -355,13 +359,18 @@ int sweep_run_worker(const sweep *sw, const sweep_plan *p, const sweep_worker_op
       break;
     }
     announce(&w);
-    long pick = -1;
-    for (long i = 0; i < p->njobs && pick < 0; i++)
-      if (claimable(&w, i))
-        pick = i;
-    if (pick >= 0) {
+    /* the first claimable run; one that another worker claimed first is
+     * passed over without a new scan */
+    bool worked = false;
+    for (long i = 0; i < p->njobs && !worked && !stop_signal; i++) {
+      if (!claimable(&w, i))
+        continue;
+      worked = work_on(&w, i);
+      if (!worked)
+        w.states[i].kind = SWEEP_RUNNING;
+    }
+    if (worked) {
       w.wait_reason[0] = '\0';
-      work_on(&w, pick);
       continue;
     }
     char why[1100];
