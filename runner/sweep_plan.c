@@ -13,6 +13,7 @@
 #include "lib/store/h5file.h"
 #include "runner/run_config.h"
 #include "runner/session.h"
+#include "runner/sweep_claim.h"
 
 dnl_status sweep_write_atomic(const char *path, const char *text) {
   /* workers on several machines may write the same file at once: each through
@@ -56,6 +57,19 @@ bool sweep_result_finished(const char *result_path) {
   return sweep_result_status(result_path, status, sizeof status) && !strcmp(status, "finished");
 }
 
+/* Whether the file at path holds exactly text. */
+static bool same_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "r");
+  if (!f)
+    return false;
+  const size_t n = strlen(text);
+  char *buf = malloc(n + 2);
+  bool same = buf && fread(buf, 1, n + 1, f) == n && !memcmp(buf, text, n);
+  free(buf);
+  fclose(f);
+  return same;
+}
+
 /* Writes the job's config and makes its synthetic data. */
 static dnl_status prepare_job(const sweep_job *j, const sweep_run *run) {
   run_config rc;
@@ -64,7 +78,8 @@ static dnl_status prepare_job(const sweep_job *j, const sweep_run *run) {
     DNL_TRY(session_ensure_synth(&rc));
   char *text = NULL;
   dnl_status st = cfg_to_string(&run->config, &text);
-  if (st == DNL_OK)
+  /* every worker prepares the same files: only a changed one is written */
+  if (st == DNL_OK && !same_text(j->cfg, text))
     st = sweep_write_atomic(j->cfg, text);
   free(text);
   return st;
@@ -89,7 +104,13 @@ static dnl_status fill_job(const sweep *sw, const char *out_dir, long i, sweep_j
   sweep_job_path(sw, out_dir, j->name, j->stage, ".h5", j->result, sizeof j->result);
   sweep_job_path(sw, out_dir, j->name, j->stage, ".ckpt", j->ckpt, sizeof j->ckpt);
   sweep_job_path(sw, out_dir, j->name, j->stage, ".log", j->log, sizeof j->log);
-  j->finished = sweep_result_finished(j->result) && (!j->stage || access(j->ckpt, R_OK) == 0);
+  /* a claimed run's result may be being written: the workers' scans look
+   * at it once its claim is released or stale (runner/sweep_state.c) */
+  char dir[1300], claim[1700];
+  snprintf(dir, sizeof dir, "%s/%s", out_dir, sw->name);
+  sweep_claim_path(dir, j->name, j->stage, ".claim", claim, sizeof claim);
+  j->finished = access(claim, F_OK) != 0 && sweep_result_finished(j->result) &&
+                (!j->stage || access(j->ckpt, R_OK) == 0);
   return DNL_OK;
 }
 

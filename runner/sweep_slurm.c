@@ -162,7 +162,7 @@ static dnl_status write_script(const sweep *sw, const sweep_plan *p, const sweep
 
 /* sbatch --parsable [--dependency=afterany:prev] script: the job id. */
 static dnl_status submit(const char *script, const char *after, char *id, size_t len) {
-  char cmd[4096], q[2 * PATH_MAX];
+  char q[2 * PATH_MAX], cmd[sizeof q + 256];
   quote(script, q, sizeof q);
   snprintf(cmd, sizeof cmd, "sbatch --parsable %s%s %s 2>&1",
            after[0] ? "--dependency=afterany:" : "", after, q);
@@ -180,7 +180,7 @@ static dnl_status submit(const char *script, const char *after, char *id, size_t
   }
   out[strcspn(out, "\n")] = '\0';
   out[strcspn(out, ";")] = '\0'; /* "id;cluster" */
-  snprintf(id, len, "%s", out);
+  snprintf(id, len, "%.63s", out);
   return DNL_OK;
 }
 

@@ -93,17 +93,21 @@ dnl_status sweep_state_scan(const sweep_plan *p, const sweep_state_opts *o, swee
       s->kind = SWEEP_FINISHED;
       continue;
     }
+    /* the claim first: the result of a run that a live worker trains is being
+     * written, and is not opened */
+    bool claimed = false;
+    read_claim(p, i, o, s, &claimed);
+    if (s->kind == SWEEP_RUNNING)
+      continue;
     char status[512];
     const bool has_result = sweep_result_status(j->result, status, sizeof status);
     if (has_result && !strcmp(status, "finished") && (!j->stage || access(j->ckpt, R_OK) == 0)) {
-      s->kind = SWEEP_FINISHED;
+      s->kind = SWEEP_FINISHED; /* also when its worker died before it released the claim */
       if (finished)
         finished[i] = true;
       continue;
     }
     read_failures(p, i, &s->failures, s->reason, sizeof s->reason);
-    bool claimed = false;
-    read_claim(p, i, o, s, &claimed);
     if (claimed)
       continue;
     if (s->failures > o->retries)

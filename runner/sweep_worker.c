@@ -55,6 +55,13 @@ static void note(worker *w, const char *name, const char *what) {
                          "  %s: %s\n", name, what);
 }
 
+/* How the worker's lines name a job: stage runs as stages/<run>, as --status does. */
+static const char *shown(const worker *w, long job) {
+  static char buf[300];
+  snprintf(buf, sizeof buf, "%s%s", w->p->jobs[job].stage ? "stages/" : "", w->p->jobs[job].name);
+  return buf;
+}
+
 static void claim_path(const worker *w, long job, char *out, size_t len) {
   sweep_claim_path(w->p->dir, w->p->jobs[job].name, w->p->jobs[job].stage, ".claim", out, len);
 }
@@ -181,7 +188,7 @@ static bool work_on(worker *w, long job) {
     snprintf(how, sizeof how, " (attempt %d of %d)", s->failures + 1, w->o->retries + 1);
   else if (s->kind == SWEEP_INTERRUPTED)
     snprintf(how, sizeof how, " (resumes from its checkpoint)");
-  say("claimed %s%s%s\n", j->stage ? "stage run " : "", j->name, how);
+  say("claimed %s%s\n", shown(w, job), how);
   w->claimed++;
   w->took_over += stale;
   /* the claim on disk carries the attempt and, from now on, the progress */
@@ -196,21 +203,21 @@ static bool work_on(worker *w, long job) {
     sweep_claim_release(cpath, &me);
     w->done++;
     w->finished[job] = true;
-    say("finished %s in %s\n", j->name, t);
+    say("finished %s in %s\n", shown(w, job), t);
     break;
   case RUN_INTERRUPTED:
     sweep_claim_release(cpath, &me);
     w->interrupted++;
     say("interrupted %s at iteration %ld/%ld: checkpoint saved, the next worker resumes it\n",
-        j->name, c.iter, c.iters);
-    note(w, j->name, "interrupted (resumes from its checkpoint)");
+        shown(w, job), c.iter, c.iters);
+    note(w, shown(w, job), "interrupted (resumes from its checkpoint)");
     break;
   case RUN_LOST:
     w->lost++;
     say("lost %s: another worker took its claim over (this worker had not refreshed it for "
         "%.0f s); stopped it\n",
-        j->name, w->o->claim_timeout);
-    note(w, j->name, "lost to another worker");
+        shown(w, job), w->o->claim_timeout);
+    note(w, shown(w, job), "lost to another worker");
     break;
   case RUN_FAILED:
     /* the record first: when the claim goes, the others see the count */
@@ -222,8 +229,8 @@ static bool work_on(worker *w, long job) {
     w->failed++;
     snprintf(line, sizeof line, "failed (attempt %d of %d): %s", me.attempt, w->o->retries + 1,
              c.last);
-    say("FAILED %s in %s: %s (log %s)\n", j->name, t, line, j->log);
-    note(w, j->name, line);
+    say("FAILED %s in %s: %s (log %s)\n", shown(w, job), t, line, j->log);
+    note(w, shown(w, job), line);
     break;
   }
   return true;
@@ -247,9 +254,9 @@ static void announce(worker *w) {
     char what[700];
     snprintf(what, sizeof what, "%s: %s", s->kind == SWEEP_SKIPPED ? "skipped" : "failed for good",
              s->reason);
-    say("%s %s\n", s->kind == SWEEP_SKIPPED ? "skipped" : "failed", w->p->jobs[i].name);
+    say("%s %s\n", s->kind == SWEEP_SKIPPED ? "skipped" : "failed", shown(w, i));
     w->skipped += s->kind == SWEEP_SKIPPED;
-    note(w, w->p->jobs[i].name, what);
+    note(w, shown(w, i), what);
   }
 }
 

@@ -96,7 +96,7 @@ Test(sweep_slurm, real_one_node_slurm, .timeout = 240, .fini = stop_cluster) {
   snprintf(path, sizeof path, "%s/tasks.out", dir);
   test_read_text(path, text, sizeof text);
   cr_assert_eq(sweep_test_count(text, "\nclaimed "), 6, "%s", text);
-  cr_assert_eq(sweep_test_count(text, "\nclaimed stage run "), 2, "%s", text);
+  cr_assert_eq(sweep_test_count(text, "\nclaimed stages/"), 2, "%s", text);
   cr_assert_eq(sweep_test_sh(CONF "$R sweep mini.cfg --status > status.out 2>&1", dir, dir), 0);
   snprintf(path, sizeof path, "%s/status.out", dir);
   test_read_text(path, text, sizeof text);

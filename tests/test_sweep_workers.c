@@ -153,6 +153,14 @@ static bool finished(const char *path) {
   return done;
 }
 
+/* The target for the worker machinery's time per run (issue 15: under 1 s),
+ * checked where it means something: not under the sanitizers' slow-down. */
+#ifdef __SANITIZE_ADDRESS__
+#define OVERHEAD_LIMIT 1e9
+#else
+#define OVERHEAD_LIMIT 1.0
+#endif
+
 /* The machinery's seconds per claimed run in a worker's summary. */
 static double overhead_per_run(const char *out) {
   const char *p = strstr(out, "s per claimed run)");
@@ -183,15 +191,15 @@ Test(sweep_workers, three_workers_share_a_sweep_with_stages, .timeout = 240) {
   static const char *const runs[] = {"backbone-seed1", "backbone-seed2", "none-seed1", "none-seed2",
                                      "nl-seed1",       "nl-seed2",       "dnl-seed1",  "dnl-seed2"};
   for (int k = 0; k < 3; k++) {
-    char name[16];
+    char name[32];
     snprintf(name, sizeof name, "w%d.out", k);
     read_file(dir, name, out[k], sizeof out[k]);
     cr_assert(strstr(out[k], "done: claimed"), "worker %d: %s", k, out[k]);
-    cr_assert_lt(overhead_per_run(out[k]), 1.0, "%s", out[k]);
+    cr_assert_lt(overhead_per_run(out[k]), OVERHEAD_LIMIT, "%s", out[k]);
   }
   for (int i = 0; i < 8; i++) {
     char line[300];
-    snprintf(line, sizeof line, "claimed %s%s\n", i < 2 ? "stage run " : "", runs[i]);
+    snprintf(line, sizeof line, "claimed %s%s\n", i < 2 ? "stages/" : "", runs[i]);
     int n = 0;
     for (int k = 0; k < 3; k++)
       n += sweep_test_count(out[k], line);
@@ -241,10 +249,10 @@ Test(sweep_workers, hundred_runs_ten_workers_no_double_claim, .timeout = 300) {
   static char all[RACERS * 16384];
   size_t used = 0;
   for (int k = 1; k <= RACERS; k++) {
-    char name[16], one[16384];
+    char name[32], one[16384];
     snprintf(name, sizeof name, "w%d.out", k);
     read_file(dir, name, one, sizeof one);
-    cr_assert_lt(overhead_per_run(one), 1.0, "%s", one);
+    cr_assert_lt(overhead_per_run(one), OVERHEAD_LIMIT, "%s", one);
     used += (size_t)snprintf(all + used, sizeof all - used, "%s", one);
   }
   for (int s = 1; s <= CLAIMS; s++) {
@@ -392,10 +400,10 @@ Test(sweep_workers, failures_retries_skips_and_broken_claims, .timeout = 120) {
                 strstr(text, "claimed scratch (took over a claim file that could not be parsed)") &&
                 strstr(text, "finished scratch"),
             "%s", text);
-  cr_assert_eq(sweep_test_count(text, "claimed stage run broken"), 2, "tried twice: %s", text);
+  cr_assert_eq(sweep_test_count(text, "claimed stages/broken"), 2, "tried twice: %s", text);
   cr_assert(strstr(text, "(attempt 2 of 2)") && strstr(text, "skipped staged") &&
                 strstr(text, "staged: skipped: stage run broken failed") &&
-                strstr(text, "broken: failed for good: "),
+                strstr(text, "stages/broken: failed for good: "),
             "%s", text);
   snprintf(path, sizeof path, "%s/results/mini/staged.h5", dir);
   cr_assert(!file_exists(path), "a skipped run was started");
