@@ -76,11 +76,15 @@ DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
   libopenmpi-dev libjansson-dev libzip-dev
 
-.PHONY: all deps test check-layers asan bench clean help run gpu-check
+# only for tests/test_sweep_slurm.c (a one-node Slurm started by the test): make test-deps
+DEB_TEST_PACKAGES := slurmctld slurmd slurm-client munge
+
+.PHONY: all deps test-deps test check-layers asan bench clean help run gpu-check
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
 	@echo "make deps       install the Debian packages the project needs"
+	@echo "make test-deps  also those only the tests use (Slurm and munge for the --slurm test)"
 	@echo "make            build bin/runner and bin/analysis (CPU backend)"
 	@echo "make CUDA=1     also build the CUDA backend (lib/cuda, nvcc)"
 	@echo "make MPI=0      build without MPI (on when pkg-config finds it: mpirun training)"
@@ -92,8 +96,10 @@ help:
 	@echo "                check (docs/gpu.md; output in \$$OUT or build/gpu-check)"
 	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
 
-deps:
-	@missing=$$(for p in $(DEB_PACKAGES); do \
+test-deps: PACKAGES = $(DEB_PACKAGES) $(DEB_TEST_PACKAGES)
+deps: PACKAGES = $(DEB_PACKAGES)
+deps test-deps:
+	@missing=$$(for p in $(PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	  done); \
 	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \

@@ -7,13 +7,15 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "lib/store/checkpoint.h"
 #include "lib/core/params.h"
+#include "lib/store/checkpoint.h"
 
-/* Loads path into the finalized store and prints the report to log. A
- * missing or unreadable file, or one of which no tensor matches the network,
- * is an error. */
-dnl_status model_init_load(param_store *ps, const char *path, FILE *log);
+/* Loads path into the finalized store and prints the report to log. With
+ * n_only > 0 only tensors whose names start with one of the prefixes in only
+ * are taken (model.init_only). A missing or unreadable file, or one of which
+ * no tensor matches the network, is an error. */
+dnl_status model_init_load(param_store *ps, const char *path, const char *const *only, int n_only,
+                           FILE *log);
 
 /* One line per missing / unexpected / mismatched tensor with its shapes;
  * loaded ones one per line too when list_loaded, else counted per module. */

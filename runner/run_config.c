@@ -31,6 +31,7 @@ static const cfg_key keys[] = {
     {"model.dropout", CFG_FLOAT, 0, 0.99, NULL, "Dropout2d before the classifiers (default 0.1)"},
     {"model.aux", CFG_BOOL, NO_RANGE, NULL, "auxiliary head on layer3 (default true)"},
     {"model.init", CFG_STRING, NO_RANGE, NULL, "pretrained weights file loaded over the initialisation (docs/pretrained.md)"},
+    {"model.init_only", CFG_STRING_ARRAY, NO_RANGE, NULL, "name prefixes taken from model.init, e.g. [\"backbone.\"] (default: every matching tensor)"},
 
     {"block", CFG_GROUP, NO_RANGE, NULL, "context block"},
     {"block.preset", CFG_STRING, NO_RANGE, NULL, "named setting of the README table (runner blocks)"},
@@ -121,6 +122,20 @@ static dnl_status copy_string(char *dst, size_t len, const char *src, const char
 
 #define STR(field, key, def) DNL_TRY(copy_string(field, sizeof field, cfg_get_string(c, key, def), key))
 
+static dnl_status read_init_only(const config_t *c, run_config *r) {
+  const config_setting_t *s = config_lookup(c, "model.init_only");
+  char where[512];
+  if (s && config_setting_length(s) > RUN_MAX_INIT_ONLY)
+    return dnl_error(DNL_ERR_ARG, "%s: model.init_only: at most %d prefixes, got %d",
+                     cfg_where(s, where, sizeof where), RUN_MAX_INIT_ONLY,
+                     config_setting_length(s));
+  const char *v[RUN_MAX_INIT_ONLY];
+  r->n_init_only = cfg_get_string_array(c, "model.init_only", v, RUN_MAX_INIT_ONLY);
+  for (int i = 0; i < r->n_init_only; i++)
+    DNL_TRY(copy_string(r->init_only[i], sizeof r->init_only[i], v[i], "model.init_only"));
+  return DNL_OK;
+}
+
 static dnl_status read_block(const config_t *c, run_config *r) {
   const char *preset = cfg_get_string(c, "block.preset", "");
   block_config *b = &r->net.block;
@@ -210,6 +225,7 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   n->dropout = (float)cfg_get_float(c, "model.dropout", 0.1);
   n->aux = cfg_get_bool(c, "model.aux", true);
   STR(r->init, "model.init", "");
+  DNL_TRY(read_init_only(c, r));
   DNL_TRY(read_block(c, r));
 
   STR(r->dataset, "data.dataset", "synth");

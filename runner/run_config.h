@@ -11,6 +11,7 @@
 #include "net/segnet.h"
 
 #define RUN_MAX_LIST 64
+#define RUN_MAX_INIT_ONLY 16
 
 typedef struct run_config {
   char name[128];
@@ -22,6 +23,8 @@ typedef struct run_config {
   segnet_config net; /* classes filled from the dataset */
   char preset[64];
   char init[1024]; /* model.init: pretrained weights loaded after init, "" none */
+  char init_only[RUN_MAX_INIT_ONLY][128]; /* model.init_only: name prefixes taken from it */
+  int n_init_only;                          /* 0: every tensor that matches the network */
 
   /* data */
   char dataset[32];

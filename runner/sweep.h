@@ -16,15 +16,42 @@
  * name its own `base` config (experiments/readme.cfg: one row per dataset).
  * The runs are the product of the axes, in order (the last axis varies
  * fastest). A run's name joins one label per axis: a group's `name`, a
- * string value as it is, a number as <key's last part><value> (seed1). */
+ * string value as it is, a number as <key's last part><value> (seed1).
+ *
+ * Stages: runs trained first, whose final weights other runs start from
+ * (model.init), as the paper's runs start from an ImageNet backbone:
+ *
+ *     stages = (
+ *       { name = "backbone";               # its runs: results/<name>/stages/
+ *         set = { block = { variant = "none"; }; };  # over base + the sweep's set
+ *         over = ["seed"];                 # one stage run per value of these axes
+ *         after = "other";                 # optional: itself starts from a stage
+ *         init_only = ["backbone."]; }     # optional: what it takes from that one
+ *     );
+ *     after = "backbone";                  # the matrix runs start from this stage
+ *     init_only = ["backbone."];           # model.init_only of the runs started so
+ *
+ * A stage run is named <stage>-<labels of its `over` values> (backbone-seed1)
+ * and applies the base, the sweep's `set`, its `over` axes' values and its own
+ * `set`, in that order. A run starts from the stage run with the same values
+ * of that stage's `over` axes; a chained stage's `over` must therefore include
+ * the `over` of the stage it starts from. A value of an axis without key may
+ * carry its own `after` ("" = no stage) for the runs with that value, e.g. an
+ * axis { name = "scratch"; after = ""; }, { name = "pretrained"; }.
+ *
+ * Jobs: the stage runs come first (each stage after the one it starts from),
+ * then the matrix runs; sweep_job_make builds any of them. */
 #ifndef DNL_SWEEP_H
 #define DNL_SWEEP_H
 
 #include <libconfig.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "lib/core/status.h"
 
 #define SWEEP_MAX_AXES 8
+#define SWEEP_MAX_STAGES 16
 
 typedef struct sweep_axis {
   char key[128];
@@ -32,32 +59,59 @@ typedef struct sweep_axis {
   int count;
 } sweep_axis;
 
+typedef struct sweep_stage {
+  char name[64];
+  const config_setting_t *where;     /* its entry in the sweep file, for messages */
+  const config_setting_t *set;       /* or NULL */
+  const config_setting_t *init_only; /* or NULL */
+  int over[SWEEP_MAX_AXES];          /* matrix axes it is expanded along, in matrix order */
+  int nover;
+  int after;  /* the stage it starts from, -1: none */
+  long nruns; /* the product of its `over` axes' counts */
+  long first; /* its runs are jobs first .. first + nruns - 1 */
+} sweep_stage;
+
 typedef struct sweep {
-  config_t file;      /* the parsed sweep file */
-  char path[1024];    /* of the sweep file */
+  config_t file;   /* the parsed sweep file */
+  char path[1024]; /* of the sweep file */
   char name[128];
-  char base[1024];    /* base config path, resolved against the sweep file's folder */
+  char base[1024];             /* base config path, resolved against the sweep file's folder */
   const config_setting_t *set; /* or NULL */
   sweep_axis axes[SWEEP_MAX_AXES];
   int naxes;
-  long nruns;
+  long nruns; /* matrix runs */
+  sweep_stage stages[SWEEP_MAX_STAGES];
+  int nstages;
+  int after;                         /* the stage the matrix runs start from, -1: none */
+  const config_setting_t *init_only; /* or NULL */
+  long nstage_runs;                  /* jobs 0 .. nstage_runs - 1 are stage runs */
+  long njobs;                        /* nstage_runs + nruns */
 } sweep;
 
-/* One expanded run. */
+/* One expanded job: a stage run or a matrix run. */
 typedef struct sweep_run {
   char name[256];
-  char label[128];  /* the group the plots draw it in: the label of the non-seed axes */
-  config_t config;  /* base + set + this run's values + name/output.sweep/output.label */
+  char label[128]; /* the group the plots draw it in: the label of the non-seed axes */
+  int stage;       /* the stage of a stage run, -1 for a matrix run */
+  long after;      /* the job (a stage run) whose weights it starts from, -1: none */
+  config_t config; /* base + set + this run's values + name/output.sweep/output.label */
 } sweep_run;
 
 /* Parses and checks the sweep file: every axis key (and every member of a group
- * value) must be a config key; errors name the file, line and key. */
+ * value) must be a config key, stages must name known stages and axes and form
+ * no cycle; errors name the file, line and key or stage. */
 dnl_status sweep_load(sweep *sw, const char *path);
 void sweep_free(sweep *sw);
 
-/* Run `index` (0 <= index < nruns), its config validated. */
+/* Job `job` (0 <= job < njobs), its config validated. */
+dnl_status sweep_job_make(const sweep *sw, long job, const char *out_dir, sweep_run *out);
+/* Matrix run `index` (0 <= index < nruns): job nstage_runs + index. */
 dnl_status sweep_run_make(const sweep *sw, long index, const char *out_dir, sweep_run *out);
 void sweep_run_free(sweep_run *r);
+
+/* <out_dir>/<sweep>/[stages/]<name><ext>: where a job's files are. */
+void sweep_job_path(const sweep *sw, const char *out_dir, const char *name, bool stage,
+                    const char *ext, char *out, size_t len);
 
 /* Whether a run's name matches a shell-style pattern (fnmatch), e.g. "dnl*". */
 int sweep_name_matches(const char *name, const char *pattern);

@@ -312,7 +312,10 @@ static dnl_status start_run(session *s, bool resume, const results_info *info,
   } else if (c->init[0]) {
     /* rank 0 reports what it loaded */
     FILE *log = lead ? stderr : fopen("/dev/null", "w");
-    dnl_status st = model_init_load(&s->ps, c->init, log ? log : stderr);
+    const char *only[RUN_MAX_INIT_ONLY];
+    for (int i = 0; i < c->n_init_only; i++)
+      only[i] = c->init_only[i];
+    dnl_status st = model_init_load(&s->ps, c->init, only, c->n_init_only, log ? log : stderr);
     if (log && log != stderr)
       fclose(log);
     DNL_TRY(st);

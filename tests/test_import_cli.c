@@ -230,7 +230,7 @@ Test(import_cli, model_init_loads_values_and_reports) {
 
   tmpdir_path(log_path, sizeof log_path, dir, "log.txt");
   FILE *log = fopen(log_path, "w");
-  TRY_OK(model_init_load(&ps, out, log));
+  TRY_OK(model_init_load(&ps, out, NULL, 0, log));
   fclose(log);
   char text[8192];
   test_read_text(log_path, text, sizeof text);
@@ -247,20 +247,45 @@ Test(import_cli, model_init_loads_values_and_reports) {
             "loaded values differ");
   cr_assert(!memcmp(ps.values + head->offset, head_before, head->numel * sizeof(float)),
             "a missing parameter changed");
-  h5io_array_free(&want);
   free(head_before);
+
+  /* model.init_only: only tensors under the prefixes; the others keep their values */
+  param_store ps2;
+  segnet net2;
+  build_net(&ps2, &net2);
+  const param_entry *l4 = params_find(&ps2, "backbone.layer4.0.conv1.weight");
+  float *l4_before = malloc(l4->numel * sizeof(float));
+  memcpy(l4_before, ps2.values + l4->offset, l4->numel * sizeof(float));
+  const char *only[] = {"backbone.layer3.", "backbone.layer2."};
+  log = fopen(log_path, "w");
+  TRY_OK(model_init_load(&ps2, out, only, 2, log));
+  fclose(log);
+  test_read_text(log_path, text, sizeof text);
+  cr_assert(strstr(text, "(only backbone.layer3., backbone.layer2.): loaded 35 tensors, 0 missing, "
+                         "0 unexpected, 0 mismatched; 74 network tensors outside model.init_only "
+                         "keep their initialisation, 0 file tensors outside it ignored"),
+            "%s", text);
+  e = params_find(&ps2, "backbone.layer3.0.conv1.weight");
+  cr_assert(!memcmp(ps2.values + e->offset, want.data, e->numel * sizeof(float)),
+            "a tensor under the prefixes was not loaded");
+  cr_assert(!memcmp(ps2.values + l4->offset, l4_before, l4->numel * sizeof(float)),
+            "a tensor outside the prefixes changed");
+  free(l4_before);
+  segnet_free(&net2);
+  params_free(&ps2);
+  h5io_array_free(&want);
 
   /* a missing file, a PyTorch file given directly, a file of other names */
   FILE *null_log = fopen("/dev/null", "w");
   char absent[600];
   snprintf(absent, sizeof absent, "%s/none.h5", dir);
-  cr_assert_neq(model_init_load(&ps, absent, null_log), DNL_OK);
+  cr_assert_neq(model_init_load(&ps, absent, NULL, 0, null_log), DNL_OK);
   cr_assert(strstr(dnl_last_error(), "model.init") && strstr(dnl_last_error(), "none.h5"), "%s",
             dnl_last_error());
-  cr_assert_neq(model_init_load(&ps, pth, null_log), DNL_OK);
+  cr_assert_neq(model_init_load(&ps, pth, NULL, 0, null_log), DNL_OK);
   cr_assert(strstr(dnl_last_error(), "runner import"), "%s", dnl_last_error());
   cr_assert_eq(runner("import %s -o %s", pth, out), 0, "%s", err_text); /* map none */
-  cr_assert_neq(model_init_load(&ps, out, null_log), DNL_OK);
+  cr_assert_neq(model_init_load(&ps, out, NULL, 0, null_log), DNL_OK);
   cr_assert(strstr(dnl_last_error(), "no tensor matches"), "%s", dnl_last_error());
   fclose(null_log);
   segnet_free(&net);

@@ -131,6 +131,7 @@ static const char *type_name(cfg_type t) {
   case CFG_STRING: return "a string";
   case CFG_INT_ARRAY: return "an array of integers";
   case CFG_FLOAT_ARRAY: return "an array of numbers";
+  case CFG_STRING_ARRAY: return "an array of strings";
   case CFG_GROUP: return "a group { ... }";
   }
   return "?";
@@ -160,7 +161,8 @@ static dnl_status check_setting(const config_setting_t *s, const cfg_key *k, con
   case CFG_BOOL: ok = t == CONFIG_TYPE_BOOL; break;
   case CFG_STRING: ok = t == CONFIG_TYPE_STRING; break;
   case CFG_INT_ARRAY:
-  case CFG_FLOAT_ARRAY: ok = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST; break;
+  case CFG_FLOAT_ARRAY:
+  case CFG_STRING_ARRAY: ok = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST; break;
   case CFG_GROUP: ok = t == CONFIG_TYPE_GROUP; break;
   default: ok = false;
   }
@@ -196,6 +198,12 @@ static dnl_status check_setting(const config_setting_t *s, const cfg_key *k, con
       double v = is_int(et) ? (double)config_setting_get_int64(e) : config_setting_get_float(e);
       DNL_TRY(check_number(k, where, path, v));
     }
+  }
+  if (k->type == CFG_STRING_ARRAY) {
+    for (int i = 0; i < config_setting_length(s); i++)
+      if (config_setting_type(config_setting_get_elem(s, (unsigned)i)) != CONFIG_TYPE_STRING)
+        return dnl_error(DNL_ERR_ARG, "%s: %s[%d] has the wrong type, expected a string", where,
+                         path, i);
   }
   return DNL_OK;
 }
@@ -268,6 +276,16 @@ int cfg_get_int_array(const config_t *c, const char *path, long *out, int max) {
   int n = config_setting_length(s);
   for (int i = 0; i < n && i < max; i++)
     out[i] = (long)config_setting_get_int64(config_setting_get_elem(s, (unsigned)i));
+  return n < max ? n : max;
+}
+
+int cfg_get_string_array(const config_t *c, const char *path, const char **out, int max) {
+  const config_setting_t *s = config_lookup(c, path);
+  if (!s)
+    return 0;
+  int n = config_setting_length(s);
+  for (int i = 0; i < n && i < max; i++)
+    out[i] = config_setting_get_string(config_setting_get_elem(s, (unsigned)i));
   return n < max ? n : max;
 }
 

@@ -24,6 +24,7 @@ typedef enum {
   CFG_STRING,
   CFG_INT_ARRAY,
   CFG_FLOAT_ARRAY,
+  CFG_STRING_ARRAY,
   CFG_GROUP,
 } cfg_type;
 
@@ -66,6 +67,8 @@ const char *cfg_get_string(const config_t *c, const char *path, const char *def)
 /* Copies up to max elements; returns the count (0 when absent). */
 int cfg_get_float_array(const config_t *c, const char *path, double *out, int max);
 int cfg_get_int_array(const config_t *c, const char *path, long *out, int max);
+/* The strings stay owned by c; returns the count (0 when absent). */
+int cfg_get_string_array(const config_t *c, const char *path, const char **out, int max);
 
 /* Sets path (creating groups) to a copy of a scalar or array setting. */
 dnl_status cfg_set_from(config_t *c, const char *path, const config_setting_t *value);

@@ -204,6 +204,7 @@ void checkpoint_report_free(checkpoint_report *rep) {
   free(rep->missing.items);
   free(rep->unexpected.items);
   free(rep->mismatched.items);
+  free(rep->excluded.items);
   memset(rep, 0, sizeof *rep);
 }
 
@@ -437,13 +438,57 @@ dnl_status checkpoint_load(const char *path, param_store *ps, checkpoint_meta *m
   return s;
 }
 
+static bool has_prefix(const char *name, const char *const *prefixes, int n) {
+  for (int i = 0; i < n; i++)
+    if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+      return true;
+  return n == 0;
+}
+
+/* Moves the entries of l outside the prefixes to `to` (NULL: only counts them). */
+static dnl_status keep_prefixed(checkpoint_list *l, const char *const *prefixes, int n,
+                                checkpoint_list *to, int *moved) {
+  int kept = 0;
+  for (int i = 0; i < l->count; i++) {
+    checkpoint_entry *e = &l->items[i];
+    if (has_prefix(e->name, prefixes, n)) {
+      l->items[kept++] = *e;
+      continue;
+    }
+    if (to)
+      DNL_TRY(checkpoint_list_add(to, e->name, e->store_shape[0] ? e->store_shape : e->shape,
+                                  NULL));
+    if (moved)
+      (*moved)++;
+  }
+  l->count = kept;
+  return DNL_OK;
+}
+
+static dnl_status filter_report(checkpoint_report *rep, const char *const *prefixes, int n) {
+  if (n == 0)
+    return DNL_OK;
+  DNL_TRY(keep_prefixed(&rep->loaded, prefixes, n, &rep->excluded, NULL));
+  DNL_TRY(keep_prefixed(&rep->missing, prefixes, n, &rep->excluded, NULL));
+  DNL_TRY(keep_prefixed(&rep->mismatched, prefixes, n, &rep->excluded, NULL));
+  return keep_prefixed(&rep->unexpected, prefixes, n, NULL, &rep->ignored);
+}
+
 dnl_status checkpoint_load_partial(const char *path, param_store *ps, checkpoint_report *rep) {
+  return checkpoint_load_partial_only(path, ps, NULL, 0, rep);
+}
+
+dnl_status checkpoint_load_partial_only(const char *path, param_store *ps,
+                                        const char *const *prefixes, int n,
+                                        checkpoint_report *rep) {
   memset(rep, 0, sizeof *rep);
   if (!ps->finalized)
     return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
   hid_t file;
   DNL_TRY(h5file_open_read(path, &file));
   dnl_status s = compare(file, path, ps, rep);
+  if (s == DNL_OK)
+    s = filter_report(rep, prefixes, n);
   float *values = NULL;
   if (s == DNL_OK)
     s = to_host(ps, ps->values, &values);

@@ -42,6 +42,8 @@ typedef struct checkpoint_report {
   checkpoint_list missing;    /* in the store, not in the checkpoint */
   checkpoint_list unexpected; /* in the checkpoint, not in the store */
   checkpoint_list mismatched; /* in both, shapes differ */
+  checkpoint_list excluded;   /* network tensors outside the prefixes of a filtered load */
+  int ignored;                /* file tensors outside them and not in the network */
 } checkpoint_report;
 
 dnl_status checkpoint_save(const char *path, const param_store *ps, const checkpoint_meta *meta);
@@ -59,6 +61,12 @@ void checkpoint_meta_free(checkpoint_meta *meta);
  * and leaves the rest of the store (and all momentum) untouched. Needs only a
  * /params group. rep lists what happened; free it with checkpoint_report_free. */
 dnl_status checkpoint_load_partial(const char *path, param_store *ps, checkpoint_report *rep);
+/* The same for the tensors whose names start with one of the n prefixes only
+ * (n = 0: all); the network's other tensors keep their values and are listed
+ * as excluded, not as missing or mismatched. */
+dnl_status checkpoint_load_partial_only(const char *path, param_store *ps,
+                                        const char *const *prefixes, int n,
+                                        checkpoint_report *rep);
 void checkpoint_report_free(checkpoint_report *rep);
 
 /* "missing 2 (a [3, 4], b [5]), unexpected 1 (c [7]), shape mismatch ..." with
