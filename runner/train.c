@@ -371,10 +371,16 @@ dnl_status train_run(session *s, const train_options *opt) {
   int k = dataset_num_classes(s->train_ds);
   for (int i = 0; i < k && i < 1024; i++)
     names[i] = dataset_class_name(s->train_ds, i);
-  char label[256];
+  char label[256], dataset[160];
   run_label(c, label, sizeof label);
+  /* synthetic runs of different cue modes are different tasks: the tables and
+   * plots group and pair by this name */
+  if (!strcmp(c->dataset, "synth"))
+    snprintf(dataset, sizeof dataset, "synth-%s", c->synth_cue);
+  else
+    snprintf(dataset, sizeof dataset, "%s", c->dataset);
   results_info info = {.run = c->name, .sweep = c->sweep, .variant = c->net.block.variant,
-                       .preset = c->preset, .label = label, .dataset = c->dataset,
+                       .preset = c->preset, .label = label, .dataset = dataset,
                        .seed = c->seed, .config = s->config_text, .backend = s->be->name,
                        .device = device_name(s->be->device),
                        .params = (int64_t)params_count_trainable(&s->ps),
