@@ -52,8 +52,8 @@ void unary_boundary_mass(const float *map, const uint8_t *label, int h, int w, d
   *share = valid ? (double)boundary / (double)valid : 0.0;
 }
 
-dnl_status pairwise_region_mass(const float *map, const uint8_t *label, int h, int w,
-                                int query, double *mass, double *share) {
+dnl_status pairwise_region_mass(const float *map, const uint8_t *label, int h, int w, int query,
+                                double *mass, double *share) {
   *mass = *share = 0.0;
   if (query < 0 || query >= h * w)
     return dnl_error(DNL_ERR_ARG, "attention stats: query %d outside the %dx%d map", query, h, w);
@@ -99,4 +99,19 @@ dnl_status pairwise_region_mass(const float *map, const uint8_t *label, int h, i
   free(stack);
   free(seen);
   return DNL_OK;
+}
+
+void unary_cue_mass(const float *map, const uint8_t *label, int h, int w, double *mass,
+                    double *share) {
+  double total = 0, on = 0;
+  long n = 0;
+  for (int i = 0; i < h * w; i++) {
+    total += map[i];
+    if (label[i] == IGNORE) {
+      on += map[i];
+      n++;
+    }
+  }
+  *mass = total > 0 ? on / total : 0;
+  *share = h * w > 0 ? (double)n / (h * w) : 0;
 }

@@ -21,6 +21,11 @@ void labels_downsample(const uint8_t *label, int H, int W, uint8_t *out, int h, 
 void unary_boundary_mass(const float *map, const uint8_t *label, int h, int w, double *mass,
                          double *share);
 
+/* Cue = the ignore (255) pixels, the far stripe of the synthetic data: *mass =
+ * sum of map over them / sum of map; *share = their share of the map. */
+void unary_cue_mass(const float *map, const uint8_t *label, int h, int w, double *mass,
+                    double *share);
+
 /* Region = 4-connected pixels with the query pixel's label. */
 dnl_status pairwise_region_mass(const float *map, const uint8_t *label, int h, int w,
                                 int query, double *mass, double *share);

@@ -56,21 +56,22 @@ static double norm_entropy(const float *m, size_t p) {
   return h / log((double)p);
 }
 
-/* Class-balanced query pixels: classes present (not ignore) in turn, a random
- * pixel of each; the same draw for every variant (seeded by the image index). */
-static int draw_queries(const uint8_t *small, int p, long index, int *qpos) {
+int eval_stats_draw_queries(const uint8_t *small, int p, long index, bool objects_only, int *qpos,
+                            int nq) {
   int classes[256], nc = 0;
   bool seen[256] = {false};
-  for (int i = 0; i < p; i++)
-    if (small[i] != DATASET_IGNORE && !seen[small[i]]) {
-      seen[small[i]] = true;
-      classes[nc++] = small[i];
-    }
+  for (int pass = 0; pass < 2 && nc == 0; pass++)
+    for (int i = 0; i < p; i++)
+      if (small[i] != DATASET_IGNORE && !seen[small[i]] &&
+          (pass == 1 || !objects_only || small[i] != 0)) {
+        seen[small[i]] = true;
+        classes[nc++] = small[i];
+      }
   if (nc == 0)
     return 0;
   rng r;
   rng_seed3(&r, 0xe7a1, (uint64_t)index, 0);
-  for (int q = 0; q < EVAL_STATS_QUERIES; q++) {
+  for (int q = 0; q < nq; q++) {
     int cls = classes[q % nc], count = 0;
     for (int i = 0; i < p; i++)
       count += small[i] == cls;
@@ -81,7 +82,7 @@ static int draw_queries(const uint8_t *small, int p, long index, int *qpos) {
         break;
       }
   }
-  return EVAL_STATS_QUERIES;
+  return nq;
 }
 
 /* region[i] = 1 on the 4-connected pixels of the query's class around it. */
@@ -194,7 +195,9 @@ dnl_status eval_stats_add(eval_stats *es, segnet *net, layer_ctx *ctx, const uin
   DNL_TRY(ensure_buffers(es, fh, fw));
   labels_downsample(label, H, W, es->small, fh, fw);
   int qpos[EVAL_STATS_QUERIES];
-  const int nq = es->pairwise ? draw_queries(es->small, fh * fw, index, qpos) : 0;
+  const int nq = es->pairwise ? eval_stats_draw_queries(es->small, fh * fw, index, false, qpos,
+                                                        EVAL_STATS_QUERIES)
+                              : 0;
   if (nq == 0 && !es->unary)
     return DNL_OK;
   DNL_TRY(segnet_attention(net, ctx, 0, qpos, nq, nq > 0 ? es->pair_rows : NULL,

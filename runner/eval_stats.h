@@ -60,6 +60,14 @@ typedef struct eval_stats_means {
   double gamma, pair_contrib, unary_contrib;
 } eval_stats_means;
 
+/* nq query pixels of a feature-resolution label map small [p]: the classes
+ * present (not ignore; with objects_only not class 0 either, unless it is the
+ * only one) in turn, a random pixel of each, drawn from a stream keyed by the
+ * image index alone, so every variant gets the same pixels. Returns nq, or 0
+ * when no pixel qualifies. */
+int eval_stats_draw_queries(const uint8_t *small, int p, long index, bool objects_only, int *qpos,
+                            int nq);
+
 void eval_stats_init(eval_stats *es, const segnet *net, bool cue);
 /* After a forward of one image (batch of 1) at full size: label [H, W] of that
  * image (255 ignore), index = the image's index in the split (seeds the

@@ -125,13 +125,14 @@ typedef struct capture {
   uint8_t *image, *label;
   int32_t *queries;
   float *pairwise, *unary;
-  float *ub_mass, *b_share, *pr_mass, *r_share;
+  float *ub_mass, *b_share, *pr_mass, *r_share, *uc_mass, *c_share;
   uint8_t *small_label;
 } capture;
 
 static void capture_free(capture *c) {
   free(c->image), free(c->label), free(c->queries), free(c->pairwise), free(c->unary);
   free(c->ub_mass), free(c->b_share), free(c->pr_mass), free(c->r_share), free(c->small_label);
+  free(c->uc_mass), free(c->c_share);
 }
 
 /* Buffers for up to n images (c->a counts the ones filled). */
@@ -147,8 +148,11 @@ static dnl_status capture_alloc(capture *c, int n, bool pair, bool un) {
   c->pr_mass = calloc((size_t)n * c->q, sizeof(float));
   c->r_share = calloc((size_t)n * c->q, sizeof(float));
   c->small_label = malloc(fm);
+  c->uc_mass = calloc((size_t)n, sizeof(float));
+  c->c_share = calloc((size_t)n, sizeof(float));
   if (!c->image || !c->label || !c->queries || (pair && !c->pairwise) || (un && !c->unary) ||
-      !c->ub_mass || !c->b_share || !c->pr_mass || !c->r_share || !c->small_label)
+      !c->ub_mass || !c->b_share || !c->pr_mass || !c->r_share || !c->small_label || !c->uc_mass ||
+      !c->c_share)
     return dnl_error(DNL_ERR_NOMEM, "attention maps of %d images", n);
   return DNL_OK;
 }
@@ -207,9 +211,14 @@ dnl_status attention_capture(session *s, results_file *rf, long iter) {
     memcpy(c.label + (size_t)a * c.h * c.w, lab.data, (size_t)c.h * c.w);
     labels_downsample(lab.data, c.h, c.w, c.small_label, c.fh, c.fw);
     int qpos[RUN_MAX_LIST];
+    const bool drawn = s->cfg.auto_attention_queries &&
+                       eval_stats_draw_queries(c.small_label, c.fh * c.fw, i, true, qpos, c.q) > 0;
     for (int j = 0; j < c.q; j++) {
-      int y = (int)(s->cfg.attention_queries[2 * j] * (c.h - 1) + 0.5);
-      int xq = (int)(s->cfg.attention_queries[2 * j + 1] * (c.w - 1) + 0.5);
+      /* a drawn query sits at the centre of its feature cell */
+      int y = drawn ? (int)((qpos[j] / c.fw + 0.5) * c.h / c.fh)
+                    : (int)(s->cfg.attention_queries[2 * j] * (c.h - 1) + 0.5);
+      int xq = drawn ? (int)((qpos[j] % c.fw + 0.5) * c.w / c.fw)
+                     : (int)(s->cfg.attention_queries[2 * j + 1] * (c.w - 1) + 0.5);
       c.queries[((size_t)a * c.q + j) * 2] = y;
       c.queries[((size_t)a * c.q + j) * 2 + 1] = xq;
       int fy = y * c.fh / c.h, fx = xq * c.fw / c.w;
@@ -225,27 +234,44 @@ dnl_status attention_capture(session *s, results_file *rf, long iter) {
       unary_boundary_mass(c.unary + (size_t)a * fm, c.small_label, c.fh, c.fw, &m, &sh);
       c.ub_mass[a] = (float)m;
       c.b_share[a] = (float)sh;
+      unary_cue_mass(c.unary + (size_t)a * fm, c.small_label, c.fh, c.fw, &m, &sh);
+      c.uc_mass[a] = (float)m;
+      c.c_share[a] = (float)sh;
     }
     for (int j = 0; ops->has_pairwise && j < c.q && st == DNL_OK; j++) {
       double m, sh;
-      st = pairwise_region_mass(c.pairwise + ((size_t)a * c.q + j) * fm, c.small_label, c.fh,
-                                c.fw, qpos[j], &m, &sh);
+      st = pairwise_region_mass(c.pairwise + ((size_t)a * c.q + j) * fm, c.small_label, c.fh, c.fw,
+                                qpos[j], &m, &sh);
       c.pr_mass[a * c.q + j] = (float)m;
       c.r_share[a * c.q + j] = (float)sh;
     }
     c.a++;
   }
   if (st == DNL_OK && c.a > 0) {
-    results_attention att = {.iter = iter, .a = c.a, .q = c.q, .h = c.h, .w = c.w,
-                             .fh = c.fh, .fw = c.fw, .feature_stride = c.h / c.fh,
-                             .image = c.image, .label = c.label, .queries = c.queries,
-                             .pairwise = c.pairwise, .unary = c.unary};
-    results_attention_stats stats = {
-        .a = c.a, .q = c.q,
-        .unary_boundary_mass = ops->has_unary ? c.ub_mass : NULL,
-        .boundary_share = ops->has_unary ? c.b_share : NULL,
-        .pairwise_same_region_mass = ops->has_pairwise ? c.pr_mass : NULL,
-        .same_region_share = ops->has_pairwise ? c.r_share : NULL};
+    results_attention att = {.iter = iter,
+                             .a = c.a,
+                             .q = c.q,
+                             .h = c.h,
+                             .w = c.w,
+                             .fh = c.fh,
+                             .fw = c.fw,
+                             .feature_stride = c.h / c.fh,
+                             .image = c.image,
+                             .label = c.label,
+                             .queries = c.queries,
+                             .pairwise = c.pairwise,
+                             .unary = c.unary};
+    /* the cue pair only where label-255 pixels are a cue (synthetic data) */
+    const bool cue = ops->has_unary && !strcmp(s->cfg.dataset, "synth");
+    results_attention_stats stats = {.a = c.a,
+                                     .q = c.q,
+                                     .unary_boundary_mass = ops->has_unary ? c.ub_mass : NULL,
+                                     .boundary_share = ops->has_unary ? c.b_share : NULL,
+                                     .pairwise_same_region_mass =
+                                         ops->has_pairwise ? c.pr_mass : NULL,
+                                     .same_region_share = ops->has_pairwise ? c.r_share : NULL,
+                                     .unary_cue_mass = cue ? c.uc_mass : NULL,
+                                     .cue_share = cue ? c.c_share : NULL};
     st = results_write_attention(rf, &att, &stats);
   }
   capture_free(&c);

@@ -3,16 +3,15 @@
 #include <stdio.h>
 #include <string.h>
 
-
 #define NO_RANGE 1, 0
 
 static const char *const devices[] = {"cpu", "cuda", NULL};
-static const char *const variants[] = {"none", "nl", "pairwise", "unary", "dnl_shared", "dnl",
-                                       NULL};
+static const char *const variants[] = {"none",       "nl",  "pairwise", "unary",
+                                       "dnl_shared", "dnl", NULL};
 static const char *const whitenings[] = {"none", "in", "ln", NULL};
 static const char *const norms[] = {"none", "bn", "in", "ln", NULL};
-static const char *const datasets[] = {"synth", "cityscapes", "ade20k", "pascal_context",
-                                       "pascal_context60", NULL};
+static const char *const datasets[] = {"synth",          "cityscapes",       "ade20k",
+                                       "pascal_context", "pascal_context60", NULL};
 static const char *const cues[] = {"global", "region", "match", "both", NULL};
 static const char *const eval_modes[] = {"single", "multiscale", "sliding", NULL};
 
@@ -25,17 +24,22 @@ static const cfg_key keys[] = {
     {"model", CFG_GROUP, NO_RANGE, NULL, "network"},
     {"model.depth", CFG_INT, 18, 101, NULL, "ResNet depth: 18, 34, 50, 101 (default 18)"},
     {"model.layers", CFG_INT_ARRAY, 1, 64, NULL, "blocks per stage, overrides depth's"},
-    {"model.planes", CFG_INT_ARRAY, 1, 4096, NULL, "planes per stage, overrides width's (4 values)"},
+    {"model.planes", CFG_INT_ARRAY, 1, 4096, NULL,
+     "planes per stage, overrides width's (4 values)"},
     {"model.width", CFG_FLOAT, 0.01, 4, NULL, "width multiplier of the backbone (default 1)"},
     {"model.head_width", CFG_INT, 2, 4096, NULL, "head and block channels C (default 512)"},
     {"model.dropout", CFG_FLOAT, 0, 0.99, NULL, "Dropout2d before the classifiers (default 0.1)"},
     {"model.aux", CFG_BOOL, NO_RANGE, NULL, "auxiliary head on layer3 (default true)"},
-    {"model.init", CFG_STRING, NO_RANGE, NULL, "pretrained weights file loaded over the initialisation (docs/pretrained.md)"},
-    {"model.init_only", CFG_STRING_ARRAY, NO_RANGE, NULL, "name prefixes taken from model.init, e.g. [\"backbone.\"] (default: every matching tensor)"},
+    {"model.init", CFG_STRING, NO_RANGE, NULL,
+     "pretrained weights file loaded over the initialisation (docs/pretrained.md)"},
+    {"model.init_only", CFG_STRING_ARRAY, NO_RANGE, NULL,
+     "name prefixes taken from model.init, e.g. [\"backbone.\"] (default: every matching tensor)"},
 
     {"block", CFG_GROUP, NO_RANGE, NULL, "context block"},
-    {"block.preset", CFG_STRING, NO_RANGE, NULL, "named setting of the README table (runner blocks)"},
-    {"block.variant", CFG_STRING, NO_RANGE, variants, "none, nl, pairwise, unary, dnl_shared, dnl (default dnl)"},
+    {"block.preset", CFG_STRING, NO_RANGE, NULL,
+     "named setting of the README table (runner blocks)"},
+    {"block.variant", CFG_STRING, NO_RANGE, variants,
+     "none, nl, pairwise, unary, dnl_shared, dnl (default dnl)"},
     {"block.whiten", CFG_STRING, NO_RANGE, whitenings, "whitening of Q and K: none, in, ln"},
     {"block.temperature", CFG_FLOAT, 1e-4, 1e4, NULL, "softmax temperature (default 1)"},
     {"block.scale", CFG_BOOL, NO_RANGE, NULL, "scale logits by 1/(sqrt(C') temperature)"},
@@ -44,17 +48,22 @@ static const cfg_key keys[] = {
     {"block.out_norm", CFG_STRING, NO_RANGE, norms, "norm of the block output: none, bn, in, ln"},
     {"block.inner", CFG_INT, 0, 8192, NULL, "inner width C' (0: C/2)"},
     {"block.fused", CFG_BOOL, NO_RANGE, NULL, "fused attention kernel (default true)"},
-    {"block.qk_init_std", CFG_FLOAT, 0, 100, NULL, "std of the query and key weights (default 0.01)"},
-    {"block.qk_tied", CFG_BOOL, NO_RANGE, NULL, "key weight starts equal to the query weight (default false)"},
+    {"block.qk_init_std", CFG_FLOAT, 0, 100, NULL,
+     "std of the query and key weights (default 0.01)"},
+    {"block.qk_tied", CFG_BOOL, NO_RANGE, NULL,
+     "key weight starts equal to the query weight (default false)"},
     {"block.v_init_std", CFG_FLOAT, 0, 100, NULL, "std of the value weight (default 0.01)"},
-    {"block.v_init_kaiming", CFG_BOOL, NO_RANGE, NULL, "value std sqrt(2 / C), overrides v_init_std (default false)"},
+    {"block.v_init_kaiming", CFG_BOOL, NO_RANGE, NULL,
+     "value std sqrt(2 / C), overrides v_init_std (default false)"},
     {"block.gamma_init", CFG_FLOAT, -1e3, 1e3, NULL, "initial gamma (default 0)"},
     {"block.mask_init_std", CFG_FLOAT, 0, 100, NULL, "std of the unary mask weight (default 0.01)"},
-    {"block.lr_mult", CFG_FLOAT, 0, 1e6, NULL, "learning-rate factor of the block's parameters, > 0 (default 1)"},
+    {"block.lr_mult", CFG_FLOAT, 0, 1e6, NULL,
+     "learning-rate factor of the block's parameters, > 0 (default 1)"},
 
     {"data", CFG_GROUP, NO_RANGE, NULL, "dataset and augmentation"},
     {"data.dataset", CFG_STRING, NO_RANGE, datasets, "dataset (default synth)"},
-    {"data.root", CFG_STRING, NO_RANGE, NULL, "dataset folder (synth: generated there on first use)"},
+    {"data.root", CFG_STRING, NO_RANGE, NULL,
+     "dataset folder (synth: generated there on first use)"},
     {"data.train_split", CFG_STRING, NO_RANGE, NULL, "training split (default train)"},
     {"data.val_split", CFG_STRING, NO_RANGE, NULL, "validation split (default val)"},
     {"data.batch", CFG_INT, 1, 4096, NULL, "global batch size (default 8)"},
@@ -67,13 +76,16 @@ static const cfg_key keys[] = {
     {"data.aspect_max", CFG_FLOAT, 0.1, 10, NULL, "(default 1.1)"},
     {"data.brightness", CFG_INT, 0, 255, NULL, "brightness shift +-N (default 10)"},
     {"data.flip", CFG_BOOL, NO_RANGE, NULL, "random horizontal flip (default true)"},
-    {"data.base_size", CFG_INT, 0, 8192, NULL, "short side before augmentation (ADE20K/Pascal: 520; 0 off)"},
+    {"data.base_size", CFG_INT, 0, 8192, NULL,
+     "short side before augmentation (ADE20K/Pascal: 520; 0 off)"},
     {"data.synth", CFG_GROUP, NO_RANGE, NULL, "synthetic dataset generation"},
-    {"data.synth.cue", CFG_STRING, NO_RANGE, cues, "global (far stripe), region (marker), match (tinted discs), both (global + match)"},
+    {"data.synth.cue", CFG_STRING, NO_RANGE, cues,
+     "global (far stripe), region (marker), match (tinted discs), both (global + match)"},
     {"data.synth.train", CFG_INT, 1, 1000000, NULL, "training images (default 400)"},
     {"data.synth.val", CFG_INT, 1, 1000000, NULL, "validation images (default 100)"},
     {"data.synth.size", CFG_INT, 32, 4096, NULL, "image side in pixels (default 128)"},
-    {"data.synth.distance", CFG_FLOAT, 0, 4096, NULL, "global cue: least object-stripe distance in px at 128 px (default 42)"},
+    {"data.synth.distance", CFG_FLOAT, 0, 4096, NULL,
+     "global cue: least object-stripe distance in px at 128 px (default 42)"},
 
     {"solver", CFG_GROUP, NO_RANGE, NULL, "SGD with poly learning rate"},
     {"solver.iterations", CFG_INT, 1, 100000000, NULL, "training iterations (default 350)"},
@@ -85,7 +97,8 @@ static const cfg_key keys[] = {
     {"loss", CFG_GROUP, NO_RANGE, NULL, "losses"},
     {"loss.ohem", CFG_BOOL, NO_RANGE, NULL, "OHEM on the main head (default true)"},
     {"loss.ohem_thresh", CFG_FLOAT, 0, 1, NULL, "OHEM probability threshold (default 0.7)"},
-    {"loss.ohem_min_kept", CFG_INT, 0, 100000000, NULL, "OHEM pixels kept per image (default 100000)"},
+    {"loss.ohem_min_kept", CFG_INT, 0, 100000000, NULL,
+     "OHEM pixels kept per image (default 100000)"},
     {"loss.aux_weight", CFG_FLOAT, 0, 100, NULL, "aux head loss weight (default 0.4)"},
     {"loss.class_weights", CFG_FLOAT_ARRAY, 0, 1000, NULL, "per-class CE weights (default none)"},
 
@@ -100,12 +113,18 @@ static const cfg_key keys[] = {
 
     {"output", CFG_GROUP, NO_RANGE, NULL, "result files"},
     {"output.dir", CFG_STRING, NO_RANGE, NULL, "results folder (default results)"},
-    {"output.sweep", CFG_STRING, NO_RANGE, NULL, "sweep name: files go to DIR/<sweep>/ (set by runner sweep)"},
-    {"output.label", CFG_STRING, NO_RANGE, NULL, "group of the run in plots and tables (default: preset or variant and options)"},
-    {"output.log_every", CFG_INT, 1, 100000000, NULL, "training curve row every N iterations (default 10)"},
-    {"output.checkpoint_every", CFG_INT, 0, 100000000, NULL, "checkpoint every N iterations (0: end only)"},
-    {"output.attention_images", CFG_INT, 0, 64, NULL, "validation images with stored attention maps (default 4)"},
-    {"output.attention_queries", CFG_FLOAT_ARRAY, 0, 1, NULL, "query points as y, x fractions"},
+    {"output.sweep", CFG_STRING, NO_RANGE, NULL,
+     "sweep name: files go to DIR/<sweep>/ (set by runner sweep)"},
+    {"output.label", CFG_STRING, NO_RANGE, NULL,
+     "group of the run in plots and tables (default: preset or variant and options)"},
+    {"output.log_every", CFG_INT, 1, 100000000, NULL,
+     "training curve row every N iterations (default 10)"},
+    {"output.checkpoint_every", CFG_INT, 0, 100000000, NULL,
+     "checkpoint every N iterations (0: end only)"},
+    {"output.attention_images", CFG_INT, 0, 64, NULL,
+     "validation images with stored attention maps (default 4)"},
+    {"output.attention_queries", CFG_FLOAT_ARRAY, 0, 1, NULL,
+     "query points as y, x fractions (default: 3 per image drawn on its objects)"},
 };
 
 static const cfg_schema schema = {keys, sizeof keys / sizeof keys[0]};
@@ -120,7 +139,8 @@ static dnl_status copy_string(char *dst, size_t len, const char *src, const char
   return DNL_OK;
 }
 
-#define STR(field, key, def) DNL_TRY(copy_string(field, sizeof field, cfg_get_string(c, key, def), key))
+#define STR(field, key, def)                                                                       \
+  DNL_TRY(copy_string(field, sizeof field, cfg_get_string(c, key, def), key))
 
 static dnl_status read_init_only(const config_t *c, run_config *r) {
   const config_setting_t *s = config_lookup(c, "model.init_only");
@@ -289,10 +309,8 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   if (r->n_attention_queries % 2)
     return dnl_error(DNL_ERR_ARG, "output.attention_queries: needs (y, x) pairs, got %d values",
                      r->n_attention_queries);
-  if (r->n_attention_queries == 0) {
-    static const double defq[] = {0.3, 0.3, 0.5, 0.7, 0.75, 0.4};
-    memcpy(r->attention_queries, defq, sizeof defq);
+  r->auto_attention_queries = r->n_attention_queries == 0;
+  if (r->auto_attention_queries)
     r->n_attention_queries = 6;
-  }
   return DNL_OK;
 }

@@ -24,7 +24,7 @@ typedef struct run_config {
   char preset[64];
   char init[1024]; /* model.init: pretrained weights loaded after init, "" none */
   char init_only[RUN_MAX_INIT_ONLY][128]; /* model.init_only: name prefixes taken from it */
-  int n_init_only;                          /* 0: every tensor that matches the network */
+  int n_init_only;                        /* 0: every tensor that matches the network */
 
   /* data */
   char dataset[32];
@@ -67,6 +67,9 @@ typedef struct run_config {
   int attention_images;
   double attention_queries[RUN_MAX_LIST]; /* (y, x) fractions of the image */
   int n_attention_queries;
+  /* no output.attention_queries given: n_attention_queries / 2 query pixels per
+   * image drawn on its objects (runner/eval_stats.h), not fixed points */
+  bool auto_attention_queries;
 } run_config;
 
 const cfg_schema *run_config_schema(void);

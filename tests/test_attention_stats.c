@@ -35,3 +35,16 @@ Test(attention_stats, downsample_nearest) {
   cr_assert_eq(out[2], 1);
   cr_assert_eq(out[3], 2);
 }
+
+Test(attention_stats, unary_cue_mass_is_the_mass_on_ignore_pixels) {
+  /* the right column is the cue (255) */
+  const uint8_t lab[16] = {0, 1, 1, 255, 0, 1, 1, 255, 0, 0, 0, 255, 0, 0, 0, 255};
+  float map[16] = {0};
+  map[3] = 0.6f;
+  map[7] = 0.2f;
+  map[0] = 0.2f;
+  double mass, share;
+  unary_cue_mass(map, lab, 4, 4, &mass, &share);
+  cr_assert_float_eq(mass, 0.8, 1e-6);
+  cr_assert_float_eq(share, 0.25, 1e-12);
+}

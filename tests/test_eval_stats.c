@@ -66,3 +66,23 @@ Test(eval_stats, a_variant_without_terms_measures_nothing) {
   cr_assert_str_eq(buf, "");
   eval_stats_free(&es);
 }
+
+Test(eval_stats, drawn_queries_are_class_balanced_and_the_same_for_an_image) {
+  int a[6], b[6], c[6];
+  cr_assert_eq(eval_stats_draw_queries(labels, 16, 7, false, a, 6), 6);
+  cr_assert_eq(eval_stats_draw_queries(labels, 16, 7, false, b, 6), 6);
+  for (int i = 0; i < 6; i++) {
+    cr_assert_eq(a[i], b[i], "the draw depends on the image index only");
+    cr_assert_neq(labels[a[i]], 255, "no query on the ignore pixel");
+  }
+  int ones = 0;
+  for (int i = 0; i < 6; i++)
+    ones += labels[a[i]] == 1;
+  cr_assert_eq(ones, 3, "classes 0 and 1 in turn");
+  /* objects only: class 0 is left out while another class is present */
+  cr_assert_eq(eval_stats_draw_queries(labels, 16, 3, true, c, 6), 6);
+  for (int i = 0; i < 6; i++)
+    cr_assert_eq(labels[c[i]], 1);
+  const uint8_t empty[4] = {255, 255, 255, 255};
+  cr_assert_eq(eval_stats_draw_queries(empty, 4, 0, false, c, 6), 0);
+}
