@@ -252,6 +252,7 @@ static dnl_status make_config(const sweep *sw, const int *pos, const bool *use,
   if (sw->set)
     DNL_TRY(apply_group(&out->config, "", sw->set, false));
   size_t nu = strlen(out->name), lu = 0;
+  bool explicit_label = false;
   for (int i = 0; i < sw->naxes; i++) {
     if (!use[i])
       continue;
@@ -265,6 +266,9 @@ static dnl_status make_config(const sweep *sw, const int *pos, const bool *use,
     char lab[128];
     value_label(a, v, lab, sizeof lab);
     nu += (size_t)snprintf(out->name + nu, sizeof out->name - nu, "%s%s", nu ? "-" : "", lab);
+    if (config_setting_type(v) == CONFIG_TYPE_GROUP &&
+        config_setting_lookup((config_setting_t *)v, "output.label"))
+      explicit_label = true; /* the value names the group itself */
     if (out->stage < 0 && !is_seed_axis(a) && lu < sizeof out->label)
       lu += (size_t)snprintf(out->label + lu, sizeof out->label - lu, "%s%s", lu ? "-" : "", lab);
   }
@@ -275,7 +279,7 @@ static dnl_status make_config(const sweep *sw, const int *pos, const bool *use,
   DNL_TRY(set_string(&out->config, "name", out->name));
   DNL_TRY(set_string(&out->config, "output.sweep", sub));
   DNL_TRY(set_string(&out->config, "output.dir", out_dir));
-  if (out->label[0])
+  if (out->label[0] && !explicit_label)
     DNL_TRY(set_string(&out->config, "output.label", out->label));
   return DNL_OK;
 }

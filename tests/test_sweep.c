@@ -23,15 +23,14 @@ static const char base_cfg[] =
     "loss = { ohem = false; };\n"
     "output = { log_every = 2; checkpoint_every = 2; attention_images = 2; };\n";
 
-static const char sweep_cfg[] =
-    "sweep = {\n"
-    "  name = \"mini\";\n"
-    "  base = \"base.cfg\";\n"
-    "  matrix = (\n"
-    "    { key = \"block.variant\"; values = [\"none\", \"dnl\"]; },\n"
-    "    { key = \"seed\"; values = [1, 2]; }\n"
-    "  );\n"
-    "};\n";
+static const char sweep_cfg[] = "sweep = {\n"
+                                "  name = \"mini\";\n"
+                                "  base = \"base.cfg\";\n"
+                                "  matrix = (\n"
+                                "    { key = \"block.variant\"; values = [\"none\", \"dnl\"]; },\n"
+                                "    { key = \"seed\"; values = [1, 2]; }\n"
+                                "  );\n"
+                                "};\n";
 
 static const char *const runs[] = {"none-seed1", "none-seed2", "dnl-seed1", "dnl-seed2"};
 
@@ -96,8 +95,9 @@ Test(sweep, miniature_sweep_end_to_end, .timeout = 300) {
   /* plots and table */
   snprintf(cmd, sizeof cmd, "analysis plot %s/results/mini/*.h5 -o %s/plots", dir, dir);
   cr_assert_eq(test_run_program(dir, cmd, &out, &err), 0, "%s", err);
-  static const char *const figures[] = {"loss.png", "miou.png", "final_miou.png", "class_iou.png",
-                                        "attention_dnl-seed1.png", "index.md"};
+  static const char *const figures[] = {
+      "loss.png", "miou.png", "final_miou.png", "class_iou.png", "attention_dnl-seed1.png",
+      "index.md"};
   for (int i = 0; i < 6; i++) {
     snprintf(path, sizeof path, "%s/plots/%s", dir, figures[i]);
     cr_assert(file_exists(path), "missing %s", path);
@@ -116,12 +116,15 @@ Test(sweep, bad_sweep_files_name_the_key) {
   setup(dir, sizeof dir);
   static const char *const bad[][2] = {
       {"sweep = { name = \"x\"; base = \"base.cfg\"; matrix = ( { key = \"blok.variant\"; "
-       "values = [\"nl\"]; } ); };", "unknown config key blok.variant"},
+       "values = [\"nl\"]; } ); };",
+       "unknown config key blok.variant"},
       {"sweep = { name = \"x\"; base = \"base.cfg\"; matrix = ( { key = \"seed\"; values = []; "
-       "} ); };", "empty values for seed"},
+       "} ); };",
+       "empty values for seed"},
       {"sweep = { name = \"x\"; base = \"base.cfg\"; matrix = ( ); };", "non-empty"},
       {"sweep = { name = \"x\"; base = \"base.cfg\"; set = { solver = { iters = 3; }; }; "
-       "matrix = ( { key = \"seed\"; values = [1]; } ); };", "unknown config key solver.iters"},
+       "matrix = ( { key = \"seed\"; values = [1]; } ); };",
+       "unknown config key solver.iters"},
       {"seed = 1;", "no sweep = { ... } group"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -147,5 +150,24 @@ Test(sweep, dry_run_lists_runs_with_settings_and_costs) {
   cr_assert(strstr(out, "variant=dnl") && strstr(out, "params ") && strstr(out, "GFLOP") &&
                 strstr(out, "MB") && strstr(out, "per GPU (1 images each on 2 GPUs)"),
             "%s", out);
+  tmpdir_remove(dir);
+}
+
+Test(sweep, a_value_that_names_its_group_keeps_that_label, .timeout = 120) {
+  char dir[256], path[512], cmd[1024];
+  setup(dir, sizeof dir);
+  file_write_text(tmpdir_path(path, sizeof path, dir, "named.cfg"),
+                  "sweep = { name = \"named\"; base = \"base.cfg\"; matrix = (\n"
+                  "  { values = ( { name = \"a\"; data = { synth = { cue = \"match\"; }; }; },\n"
+                  "               { name = \"b\"; } ); },\n"
+                  "  { values = ( { name = \"x\"; block = { variant = \"none\"; };\n"
+                  "                 output = { label = \"baseline\"; }; } ); } ); };\n");
+  snprintf(cmd, sizeof cmd, "runner sweep %s/named.cfg --out %s/results --only a-x --quiet", dir,
+           dir);
+  char *out, *err;
+  cr_assert_eq(test_run_program(dir, cmd, &out, &err), 0, "%s", err);
+  char text[8192];
+  test_read_text(tmpdir_path(path, sizeof path, dir, "results/named/a-x.cfg"), text, sizeof text);
+  cr_assert(strstr(text, "label = \"baseline\";"), "%s", text);
   tmpdir_remove(dir);
 }
