@@ -9,7 +9,7 @@
 #define DNL_SWEEP_SLURM_H
 
 #include "runner/sweep.h"
-#include "runner/sweep_cluster.h"
+#include "runner/sweep_cluster_opts.h"
 #include "runner/sweep_plan.h"
 
 /* Writes the scripts and submits them with sbatch (a.dry_run: prints them and

@@ -3,7 +3,8 @@
 #ifndef DNL_SWEEP_STAGES_H
 #define DNL_SWEEP_STAGES_H
 
-#include "runner/sweep.h"
+#include "lib/core/status.h"
+#include "runner/sweep_types.h"
 
 /* Reads the sweep group's stages, after and init_only (the axes are already
  * loaded); orders the stages so that each comes after the one it starts from

@@ -4,7 +4,7 @@
 #define DNL_SWEEP_STATUS_H
 
 #include "runner/sweep.h"
-#include "runner/sweep_cluster.h"
+#include "runner/sweep_cluster_opts.h"
 #include "runner/sweep_plan.h"
 
 /* Prints the table; the exit status. */

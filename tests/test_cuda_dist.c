@@ -16,8 +16,9 @@
 #include <cuda_runtime_api.h>
 #endif
 
-#include "lib/store/checkpoint.h"
+#include "data/synth.h"
 #include "lib/dist/dist_mpi.h"
+#include "lib/store/checkpoint.h"
 #include "lib/store/results_read.h"
 #include "runner/session.h"
 #include "tests/test_device.h"
@@ -92,7 +93,7 @@ static void load_checkpoint(const char *out, session *s) {
   snprintf(path, sizeof path, "%s/%s/tiny.ckpt", dir, out);
   const char *cpu[1] = {"device=cpu"};
   TRY_OK(session_open(s, cfg_path, cpu, 1));
-  TRY_OK(session_build_net(s, 4));
+  TRY_OK(session_build_net(s, SYNTH_CLASSES));
   TRY_OK(checkpoint_load(path, &s->ps, NULL));
 }
 

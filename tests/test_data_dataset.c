@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "data/dataset.h"
+#include "data/synth.h"
 #include "tests/test_data_util.h"
 #include "tests/test_util.h"
 
@@ -51,7 +52,7 @@ Test(data_dataset, ade20k_and_pascal_context_tables_and_names) {
   dataset_info a = info_of("ade20k"), p59 = info_of("pascal_context"),
                p60 = info_of("pascal_context60"), s = info_of("synth");
   cr_assert(a.num_classes == 150 && p59.num_classes == 59 && p60.num_classes == 60 &&
-            s.num_classes == 4);
+            s.num_classes == SYNTH_CLASSES);
   cr_assert(a.label_map[0] == 255 && a.label_map[1] == 0 && a.label_map[150] == 149);
   cr_assert(a.label_known[150] && !a.label_known[151] && a.label_map[151] == 255);
   cr_assert(p59.label_map[0] == 255 && p59.label_map[1] == 0 && p59.label_map[59] == 58);

@@ -16,8 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/store/checkpoint.h"
+#include "data/synth.h"
 #include "lib/dist/dist_mpi.h"
+#include "lib/store/checkpoint.h"
 #include "lib/store/results_read.h"
 #include "runner/session.h"
 #include "tests/test_mpi_util.h"
@@ -164,7 +165,7 @@ static pid_t rank_pid(pid_t mpirun_pid, int rank) {
 
 static void load_checkpoint(const char *path, session *s, checkpoint_meta *meta) {
   TRY_OK(session_open(s, cfg_path, NULL, 0));
-  TRY_OK(session_build_net(s, 4));
+  TRY_OK(session_build_net(s, SYNTH_CLASSES));
   TRY_OK(checkpoint_load(path, &s->ps, meta));
 }
 

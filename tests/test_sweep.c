@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/synth.h"
 #include "lib/store/results_read.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
@@ -61,7 +62,7 @@ Test(sweep, miniature_sweep_end_to_end, .timeout = 300) {
     cr_assert_eq(d.train.iter[1], 4);
     cr_assert_eq(d.eval.n, 1);
     cr_assert(d.eval.miou[0] >= 0.0 && d.eval.miou[0] <= 1.0);
-    cr_assert_eq(d.num_classes, 4);
+    cr_assert_eq(d.num_classes, SYNTH_CLASSES);
     cr_assert(strstr(d.config, "iterations = 4"), "resolved config stored");
     cr_assert_eq(d.attention.present, i >= 2, "attention maps only with a block");
     if (i >= 2) {

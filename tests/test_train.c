@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "data/image.h"
+#include "data/synth.h"
 #include "lib/store/checkpoint.h"
 #include "lib/store/h5io.h"
 #include "lib/store/results_read.h"
@@ -122,7 +123,7 @@ static void sleep_ms(long ms) {
 /* A parameter store of the test network, filled from a checkpoint. */
 static void load_checkpoint(const char *path, session *s, checkpoint_meta *meta) {
   TRY_OK(session_open(s, cfg_path, NULL, 0));
-  TRY_OK(session_build_net(s, 4));
+  TRY_OK(session_build_net(s, SYNTH_CLASSES));
   TRY_OK(checkpoint_load(path, &s->ps, meta));
 }
 
@@ -462,14 +463,16 @@ Test(train, eval_and_predict_on_the_trained_model) {
                       "--set eval.mode=sliding --set eval.crop=48 --set eval.stride=32 %s %s",
                       cfg_path, ck, dir, logits, img0, img1),
                0, "%s", err_text);
-  bool train_ids[256] = {[0] = true, [1] = true, [2] = true, [3] = true};
+  bool train_ids[256] = {false};
+  for (int c = 0; c < SYNTH_CLASSES; c++)
+    train_ids[c] = true;
   snprintf(png, sizeof png, "%s/pred/000000.png", dir);
   assert_label_png(png, 64, 64, train_ids);
   snprintf(png, sizeof png, "%s/pred/000001.png", dir);
   assert_label_png(png, 64, 64, train_ids);
   h5io_array a;
   TRY_OK(h5io_read_float(logits, "logits/000001", &a));
-  cr_assert(a.ndim == 3 && a.shape[0] == 4 && a.shape[1] == 64 && a.shape[2] == 64,
+  cr_assert(a.ndim == 3 && a.shape[0] == SYNTH_CLASSES && a.shape[1] == 64 && a.shape[2] == 64,
             "logits shape [%zu, %zu, %zu]", a.shape[0], a.shape[1], a.shape[2]);
   image lab = {0};
   TRY_OK(image_read_label(png, &lab));
