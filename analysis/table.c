@@ -199,10 +199,11 @@ static void print_md_groups(const table_row *rows, int n, const table_options *o
     any = any || show[k];
   if (any)
     printf("\nBlock statistics of the final evaluation over the validation set, mean ± std over "
-           "seeds: pair ratio = pairwise attention mass inside the query's own region / that "
-           "region's share (1 = no preference); unary cue ratio = unary mass on the cue / the "
-           "cue's share; contrib = norm of the term's output / norm of the block input (a "
-           "ratio far from 1 with a contribution near 0 is not used by the network).\n");
+           "seeds: pair ratio = pairwise attention mass on the pixels of the query's own class / "
+           "their share (1 = no preference); pair far ratio = the same outside the query's "
+           "connected region; unary cue ratio = unary mass on the cue / the cue's share; "
+           "contrib = norm of the term's output / norm of the block input (a ratio far from 1 "
+           "with a contribution near 0 is not used by the network).\n");
 }
 
 static void print_md_paired(const table_row *rows, int n, const run_set *rs,
