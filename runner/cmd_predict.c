@@ -20,12 +20,12 @@
 #include "data/augment.h"
 #include "data/fsutil.h"
 #include "data/label_ids.h"
-#include "lib/store/checkpoint.h"
 #include "lib/store/h5attr.h"
 #include "lib/store/h5dset.h"
 #include "lib/store/h5file.h"
 #include "runner/cmd_run.h"
 #include "runner/evaluate.h"
+#include "runner/weights_load.h"
 
 #define MAX_SETS 64
 #define STEM_MAX 256
@@ -33,7 +33,7 @@
 typedef enum { LABELS_TRAIN_IDS, LABELS_DATASET_IDS, LABELS_PALETTE } label_kind;
 
 typedef struct predict_args {
-  const char *config, *checkpoint, *out_dir, *logits_path;
+  const char *config, *checkpoint, *map, *out_dir, *logits_path;
   const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
   label_kind labels;
@@ -43,11 +43,14 @@ typedef struct predict_args {
 } predict_args;
 
 static const char usage_text[] =
-    "usage: runner predict CONFIG --checkpoint FILE [--out DIR] [--palette | --dataset-ids]\n"
+    "usage: runner predict CONFIG --checkpoint FILE [--map MAP] [--out DIR]\n"
+    "                      [--palette | --dataset-ids]\n"
     "                      [--save-logits FILE.h5] [--quiet] [--device cpu|cuda]\n"
     "                      [--set key=value]... IMAGES...\n"
     "  writes DIR/<stem>.png (default DIR: predictions) with the predicted train ids of\n"
     "  each PNG/JPEG image, using the config's eval mode (eval.mode, eval.scales, ...)\n"
+    "  --checkpoint   a training checkpoint, a file of runner import, or a PyTorch /\n"
+    "                 safetensors file with --map (the authors' models: --map published)\n"
     "  --dataset-ids  the dataset's raw label values instead (Cityscapes label ids, ADE20K +1)\n"
     "  --palette      train ids as a colour palette PNG\n"
     "  --save-logits  also the summed logits [K, H, W] of every image in one HDF5 file,\n"
@@ -78,6 +81,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(arg, "--checkpoint") && has_value) {
       a->checkpoint = argv[++i];
+    } else if (!strcmp(arg, "--map") && has_value) {
+      a->map = argv[++i];
     } else if (!strcmp(arg, "--out") && has_value) {
       a->out_dir = argv[++i];
     } else if (!strcmp(arg, "--save-logits") && has_value) {
@@ -248,7 +253,10 @@ static dnl_status predict_all(session *s, const predict_args *a) {
   DNL_TRY(check_images(a));
   DNL_TRY(dataset_info_get(s->cfg.dataset, &p.info));
   DNL_TRY(session_build_net(s, p.info.num_classes));
-  DNL_TRY(checkpoint_load(a->checkpoint, &s->ps, NULL));
+  weights_source ws = {.path = a->checkpoint, .config = a->config};
+  if (a->map)
+    DNL_TRY(weights_source_set_map(&ws, a->map));
+  DNL_TRY(weights_load(&s->ps, &ws));
   DNL_TRY(eval_options(&s->cfg, &p.opts));
   DNL_TRY(augment_defaults(s->cfg.dataset, &p.aug));
   DNL_TRY(label_ids_raw_of_train(&p.info, p.raw_ids));

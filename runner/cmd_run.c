@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/store/checkpoint.h"
 #include "lib/dist/dist.h"
 #include "runner/evaluate.h"
 #include "runner/train.h"
+#include "runner/weights_load.h"
 
 #define MAX_SETS 64
 
@@ -17,7 +17,7 @@ typedef struct run_args {
   const char *config;
   const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
-  const char *checkpoint;
+  const char *checkpoint, *map;
   int resume, quiet;
 } run_args;
 
@@ -47,6 +47,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char *usage, boo
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(arg, "--checkpoint") && i + 1 < argc) {
       a->checkpoint = argv[++i];
+    } else if (!strcmp(arg, "--map") && i + 1 < argc && !strcmp(argv[0], "eval")) {
+      a->map = argv[++i];
     } else if (!strcmp(arg, "--resume")) {
       a->resume = 1;
     } else if (!strcmp(arg, "--quiet")) {
@@ -143,10 +145,16 @@ int cmd_train(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
   static const char usage[] =
-      "usage: runner eval CONFIG --checkpoint FILE [--device cpu|cuda] [--set key=value]...\n"
-      "  evaluates a checkpoint on the config's validation split (eval.mode single,\n"
+      "usage: runner eval CONFIG --checkpoint FILE [--map MAP] [--device cpu|cuda]\n"
+      "                   [--set key=value]...\n"
+      "  evaluates weights on the config's validation split (eval.mode single,\n"
       "  multiscale or sliding; e.g. --set eval.mode=multiscale --set eval.flip=true)\n"
-      "  --device  run on this device instead of the config's device (no CPU fallback)\n";
+      "  --checkpoint  a training checkpoint, a file of runner import, or a PyTorch /\n"
+      "                safetensors file (the authors' models: --map published); every\n"
+      "                name and shape must be the config's network\n"
+      "  --map         how a PyTorch / safetensors file's names become this project's\n"
+      "                (none, torchcv, torchvision, mmseg, published)\n"
+      "  --device      run on this device instead of the config's device (no CPU fallback)\n";
   run_args a;
   int rc = parse_args(argc, argv, &a, usage, true);
   if (rc)
@@ -158,11 +166,16 @@ int cmd_eval(int argc, char **argv) {
   dist *d = open_ranks("eval");
   if (!d)
     return 1;
+  weights_source ws = {.path = a.checkpoint, .config = a.config};
+  if (a.map && weights_source_set_map(&ws, a.map) != DNL_OK) {
+    fprintf(stderr, "runner eval: %s\n", dnl_last_error());
+    return 2;
+  }
   session s;
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK ||
       session_open_data(&s, false, true) != DNL_OK ||
       session_build_net(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
-      checkpoint_load(a.checkpoint, &s.ps, NULL) != DNL_OK)
+      weights_load(&s.ps, &ws) != DNL_OK)
     return fail_ranks("eval", &s, d, false);
   /* under mpirun the ranks share the images; rank 0 prints */
   s.ctx.dist = d->size > 1 ? d : NULL;

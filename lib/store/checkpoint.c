@@ -503,3 +503,59 @@ dnl_status checkpoint_load_partial(const char *path, param_store *ps, checkpoint
   }
   return s;
 }
+
+/* format and format_version of a file to evaluate: ours, or none at all */
+static dnl_status check_eval_format(hid_t file, const char *path) {
+  if (!h5attr_exists(file, "format"))
+    return DNL_OK;
+  char *format = NULL;
+  int64_t version = 0;
+  dnl_status s = h5attr_read_str(file, "format", &format);
+  if (s == DNL_OK && h5attr_exists(file, "format_version"))
+    s = h5attr_read_i64(file, "format_version", &version);
+  const bool ours = s == DNL_OK && (!strcmp(format, CHECKPOINT_FORMAT) ||
+                                    !strcmp(format, IMPORT_FORMAT));
+  if (s == DNL_OK && !ours)
+    s = dnl_error(DNL_ERR_FORMAT,
+                  "%s: format '%s' is neither a checkpoint ('%s') nor a file of runner import "
+                  "('%s')",
+                  path, format, CHECKPOINT_FORMAT, IMPORT_FORMAT);
+  if (s == DNL_OK && version > HEAD_ORDER_VERSION)
+    s = dnl_error(DNL_ERR_FORMAT, "%s: %s format_version %lld, this program reads up to %d", path,
+                  format, (long long)version, HEAD_ORDER_VERSION);
+  free(format);
+  if (s == DNL_OK)
+    s = check_head_order(file, path);
+  return s;
+}
+
+dnl_status checkpoint_load_values(const char *path, param_store *ps, checkpoint_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  if (!ps->finalized)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  hid_t file;
+  DNL_TRY(h5file_open_read(path, &file));
+  dnl_status s = check_eval_format(file, path);
+  if (s == DNL_OK)
+    s = compare(file, path, ps, rep);
+  if (s == DNL_OK && (rep->missing.count || rep->unexpected.count || rep->mismatched.count)) {
+    char summary[768];
+    checkpoint_report_summary(rep, 4, summary, sizeof summary);
+    s = dnl_error(DNL_ERR_SHAPE, "%s: another architecture: %s", path, summary);
+  }
+  /* on the CPU the values are read in place: half the memory, no copy */
+  const bool direct = ps->be->device == DEVICE_CPU;
+  float *values = direct ? ps->values : NULL;
+  if (s == DNL_OK && !direct)
+    s = to_host(ps, ps->values, &values);
+  if (s == DNL_OK)
+    s = read_group(file, "params", ps, &rep->loaded, false, values);
+  if (s == DNL_OK && !direct)
+    s = upload(ps, ps->values, values);
+  if (!direct)
+    free(values);
+  H5Fclose(file);
+  if (s != DNL_OK && s != DNL_ERR_SHAPE && !strstr(dnl_last_error(), path))
+    return dnl_error_context(s, "checkpoint %s", path);
+  return s;
+}
