@@ -9,6 +9,7 @@
 #include "lib/weights/weight_import.h"
 #include "runner/arch_diff.h"
 #include "runner/model_init.h"
+#include "runner/published_block.h"
 #include "runner/session.h"
 
 #define MAX_SETS 64
@@ -107,7 +108,7 @@ static void print_plan(const weight_file *wf, const import_plan *p) {
 }
 
 /* --config: compares with the network, drops mismatches when asked. */
-static dnl_status check_config(const import_args *a, import_plan *p) {
+static dnl_status check_config(const import_args *a, const weight_file *wf, import_plan *p) {
   session s;
   dnl_status st = session_open_host(&s, a->config, a->sets, a->nsets);
   dataset_info info;
@@ -129,14 +130,22 @@ static dnl_status check_config(const import_args *a, import_plan *p) {
          rep.loaded.count, rep.missing.count, rep.unexpected.count, rep.mismatched.count);
   if (!a->quiet)
     model_init_print_report(stdout, &rep, true);
+  /* a full model of the authors' code must be the config's network, block included */
   const bool full_model = a->map == NAME_MAP_PUBLISHED;
-  if (full_model && !a->skip_mismatched &&
-      (rep.missing.count || rep.unexpected.count || rep.mismatched.count)) {
-    char diff[1500];
-    arch_diff_describe(&rep, diff, sizeof diff);
-    st =
-        dnl_error(DNL_ERR_SHAPE, "%s does not fit the network of %s: %s", a->file, a->config, diff);
-  } else if (rep.mismatched.count && !a->skip_mismatched) {
+  char block_diff[600] = "", note[400] = "";
+  if (full_model)
+    st = published_block_check(wf, &s.cfg.net.block, block_diff, sizeof block_diff, note,
+                               sizeof note);
+  if (note[0])
+    printf("note: %s\n", note);
+  const bool differs = rep.missing.count || rep.unexpected.count || rep.mismatched.count;
+  if (st == DNL_OK && full_model && !a->skip_mismatched && (differs || block_diff[0])) {
+    char diff[1500] = "";
+    if (differs)
+      arch_diff_describe(&rep, diff, sizeof diff);
+    st = dnl_error(DNL_ERR_SHAPE, "%s does not fit the network of %s: %s%s%s", a->file,
+                   a->config, diff, diff[0] && block_diff[0] ? "; " : "", block_diff);
+  } else if (st == DNL_OK && rep.mismatched.count && !a->skip_mismatched) {
     const checkpoint_entry *m = &rep.mismatched.items[0];
     st = dnl_error(DNL_ERR_SHAPE,
                    "%s: %d tensors do not fit the network of %s, e.g. %s: file %s, network %s "
@@ -181,7 +190,7 @@ int cmd_import(int argc, char **argv) {
   if (st == DNL_OK && !a.quiet)
     print_plan(&wf, &plan);
   if (st == DNL_OK && a.config)
-    st = check_config(&a, &plan);
+    st = check_config(&a, &wf, &plan);
   if (st == DNL_OK && plan.n_kept == 0)
     st = dnl_error(DNL_ERR_ARG, "%s: no tensor left to write (see the dropped list; --map?)",
                    a.file);

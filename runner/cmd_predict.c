@@ -220,8 +220,7 @@ static dnl_status predict_one(predictor *p, const char *path) {
   free(tmp);
   if (st == DNL_OK && p->logits_group >= 0) {
     size_t dims[3] = {(size_t)k, (size_t)h, (size_t)w};
-    st = h5dset_write(p->logits_group, stem, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims,
-                      p->logits);
+    st = h5dset_write(p->logits_group, stem, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, p->logits);
     if (st != DNL_OK)
       dnl_error_context(st, "%s: logits of %s", p->a->logits_path, path);
   }
@@ -253,10 +252,12 @@ static dnl_status predict_all(session *s, const predict_args *a) {
   DNL_TRY(check_images(a));
   DNL_TRY(dataset_info_get(s->cfg.dataset, &p.info));
   DNL_TRY(session_build_net(s, p.info.num_classes));
-  weights_source ws = {.path = a->checkpoint, .config = a->config};
+  weights_source ws = {.path = a->checkpoint, .config = a->config, .block = &s->cfg.net.block};
   if (a->map)
     DNL_TRY(weights_source_set_map(&ws, a->map));
   DNL_TRY(weights_load(&s->ps, &ws));
+  if (ws.note[0] && !a->quiet)
+    fprintf(stderr, "note: %s\n", ws.note);
   DNL_TRY(eval_options(&s->cfg, &p.opts));
   DNL_TRY(augment_defaults(s->cfg.dataset, &p.aug));
   DNL_TRY(label_ids_raw_of_train(&p.info, p.raw_ids));
@@ -278,8 +279,7 @@ static dnl_status predict_all(session *s, const predict_args *a) {
     if (st == DNL_OK)
       st = cl;
     if (st == DNL_OK && rename(tmp, a->logits_path) != 0)
-      st = dnl_error(DNL_ERR_IO, "%s: cannot rename %s: %s", a->logits_path, tmp,
-                     strerror(errno));
+      st = dnl_error(DNL_ERR_IO, "%s: cannot rename %s: %s", a->logits_path, tmp, strerror(errno));
   }
   if (st != DNL_OK && tmp[0])
     unlink(tmp);
@@ -304,7 +304,7 @@ int cmd_predict(int argc, char **argv) {
     fprintf(stderr, "runner predict: %s\n", dnl_last_error());
   else if (!a.quiet)
     fprintf(stderr, "wrote %d label images to %s%s%s\n", a.nimages, a.out_dir,
-                    a.logits_path ? " and logits to " : "", a.logits_path ? a.logits_path : "");
+            a.logits_path ? " and logits to " : "", a.logits_path ? a.logits_path : "");
   session_close(&s);
   free(a.images);
   return st == DNL_OK ? 0 : 1;

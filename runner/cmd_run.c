@@ -175,8 +175,10 @@ int cmd_eval(int argc, char **argv) {
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK ||
       session_open_data(&s, false, true) != DNL_OK ||
       session_build_net(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
-      weights_load(&s.ps, &ws) != DNL_OK)
+      (ws.block = &s.cfg.net.block) == NULL || weights_load(&s.ps, &ws) != DNL_OK)
     return fail_ranks("eval", &s, d, false);
+  if (ws.note[0] && d->rank == 0)
+    fprintf(stderr, "note: %s\n", ws.note);
   /* under mpirun the ranks share the images; rank 0 prints */
   s.ctx.dist = d->size > 1 ? d : NULL;
   const bool lead = d->rank == 0;
@@ -204,8 +206,7 @@ int cmd_eval(int argc, char **argv) {
 
 /* The arguments and a CPU session (session_open_host) of a command that only
  * inspects a config: -1 when the session is open, else the exit status. */
-static int open_to_inspect(int argc, char **argv, const char *usage, const char *cmd,
-                           session *s) {
+static int open_to_inspect(int argc, char **argv, const char *usage, const char *cmd, session *s) {
   run_args a;
   const int rc = parse_args(argc, argv, &a, usage, false);
   if (rc)
@@ -237,10 +238,12 @@ int cmd_params(int argc, char **argv) {
     for (int d = 0; d < e->ndim; d++)
       t.shape[d] = e->shape[d];
     printf("%-48s %-20s %s\n", e->name, tensor_shape_str(&t, shape, sizeof shape),
-           e->kind == PARAM_BUFFER ? "buffer" : e->kind == PARAM_NO_DECAY ? "no-decay" : "");
+           e->kind == PARAM_BUFFER     ? "buffer"
+           : e->kind == PARAM_NO_DECAY ? "no-decay"
+                                       : "");
   }
-  printf("trainable parameters: %zu (%d tensors incl. buffers)\n",
-         params_count_trainable(&s.ps), s.ps.count);
+  printf("trainable parameters: %zu (%d tensors incl. buffers)\n", params_count_trainable(&s.ps),
+         s.ps.count);
   session_close(&s);
   return 0;
 }

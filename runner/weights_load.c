@@ -8,6 +8,7 @@
 #include "lib/store/checkpoint.h"
 #include "lib/weights/weight_import.h"
 #include "runner/arch_diff.h"
+#include "runner/published_block.h"
 
 dnl_status weights_source_set_map(weights_source *src, const char *name) {
   DNL_TRY(name_map_parse(name, &src->map));
@@ -27,14 +28,17 @@ static dnl_status is_hdf5(const char *path, bool *yes) {
   return DNL_OK;
 }
 
-static dnl_status another_architecture(const weights_source *src, const checkpoint_report *rep) {
-  char diff[1500];
-  arch_diff_describe(rep, diff, sizeof diff);
-  return dnl_error(DNL_ERR_SHAPE, "%s does not fit the network of %s: %s", src->path, src->config,
-                   diff);
+/* One error: the architecture's differences, then the block's (either may be empty). */
+static dnl_status another_architecture(const weights_source *src, const checkpoint_report *rep,
+                                       const char *block_diff) {
+  char diff[1500] = "";
+  if (rep)
+    arch_diff_describe(rep, diff, sizeof diff);
+  return dnl_error(DNL_ERR_SHAPE, "%s does not fit the network of %s: %s%s%s", src->path,
+                   src->config, diff, diff[0] && block_diff[0] ? "; " : "", block_diff);
 }
 
-static dnl_status load_foreign(param_store *ps, const weights_source *src) {
+static dnl_status load_foreign(param_store *ps, weights_source *src) {
   weight_file wf;
   DNL_TRY(weight_file_open(src->path, &wf));
   name_map map = src->map;
@@ -55,8 +59,13 @@ static dnl_status load_foreign(param_store *ps, const weights_source *src) {
     s = import_plan_build(&wf, map, &plan);
   if (s == DNL_OK)
     s = import_plan_compare(&plan, ps, &rep);
-  if (s == DNL_OK && (rep.missing.count || rep.unexpected.count || rep.mismatched.count))
-    s = another_architecture(src, &rep);
+  char block_diff[600] = "";
+  if (s == DNL_OK && map == NAME_MAP_PUBLISHED && src->block)
+    s = published_block_check(&wf, src->block, block_diff, sizeof block_diff, src->note,
+                              sizeof src->note);
+  const bool differs = rep.missing.count || rep.unexpected.count || rep.mismatched.count;
+  if (s == DNL_OK && (differs || block_diff[0]))
+    s = another_architecture(src, differs ? &rep : NULL, block_diff);
   if (s == DNL_OK)
     s = import_plan_load(&plan, ps);
   checkpoint_report_free(&rep);
@@ -65,7 +74,8 @@ static dnl_status load_foreign(param_store *ps, const weights_source *src) {
   return s;
 }
 
-dnl_status weights_load(param_store *ps, const weights_source *src) {
+dnl_status weights_load(param_store *ps, weights_source *src) {
+  src->note[0] = '\0';
   bool hdf5 = false;
   DNL_TRY(is_hdf5(src->path, &hdf5));
   if (!hdf5)
@@ -78,7 +88,7 @@ dnl_status weights_load(param_store *ps, const weights_source *src) {
   checkpoint_report rep;
   dnl_status s = checkpoint_load_values(src->path, ps, &rep);
   if (s == DNL_ERR_SHAPE && (rep.missing.count || rep.unexpected.count || rep.mismatched.count))
-    s = another_architecture(src, &rep);
+    s = another_architecture(src, &rep, "");
   checkpoint_report_free(&rep);
   return s;
 }

@@ -177,6 +177,18 @@ Test(published, bad_input_is_one_error_and_writes_nothing) {
            "'model.layers=[3,4,23,3]'",
            pth, cfg);
   expect_import_error(args, "backbone: another depth in the file, ResNet-101 in the network");
+  /* the block family and its settings, from the run configuration the file carries */
+  snprintf(args, sizeof args, "%s --map published --config %s --set data.dataset=pascal_context",
+           fx("nowd_ln", ".pth", pth, sizeof pth), fx("nowd_in", ".cfg", cfg, sizeof cfg));
+  expect_import_error(args, "block: the file's run is nonlocalnowd with whiten_type "
+                            "[\"ln_nostd\"] (pairwise + unary, whitening ln, no scaling), the "
+                            "config's block is dnl (pairwise + unary, whitening none, no scaling)");
+  snprintf(args, sizeof args, "%s --map published --config %s --set data.dataset=cityscapes",
+           fx("temp_in", ".pth", pth, sizeof pth), fx("temp_in", ".cfg", cfg, sizeof cfg));
+  expect_import_error(args, "classes: 150 in the file, 19 in the network; block: the file's run "
+                            "is nonlocalbn with whiten_type [\"channel\"] (pairwise + unary, "
+                            "whitening in, scaling with temperature 0.1), the config's block is "
+                            "dnl (pairwise + unary, whitening in, scaling with temperature 0.05)");
   /* names of no known map */
   char bad[512];
   snprintf(bad, sizeof bad, "%s", fixture_path("import/dtypes.pth"));

@@ -43,15 +43,23 @@ MEAN_BGR = np.array([102.9801, 115.9465, 122.7717], dtype=np.float32)
 # layer3 = 16 = 2 x head width and layer4 = 32 = 4 x head width, as in the original
 TINY = dict(layers=(1, 1, 1, 1), stem=(8, 8, 16), planes=(4, 4, 4, 8), out_channels=8)
 
-# row: family, block arguments, dataset, classes, our preset
+# row: family, block arguments, dataset, classes, our preset, the nonlocal section
+# of the authors' config (configs/seg/*/NL*_fcn_*_seg.conf) that the checkpoint carries
+NOWD = dict(downsample=False, weight_init_scale=1.0, with_gc=True, with_nl=True, nowd=["nl"],
+            use_out=False, out_bn=False)
 ROWS = {
     "nowd_in": ("nowd", dict(whiten_type=["channel"]), "cityscapes", 19,
-                "dnl_nowd_in_published"),
-    "nowd_ln": ("nowd", dict(whiten_type=["ln_nostd"]), "pascal_context", 59, "dnl_nowd_ln"),
+                "dnl_nowd_in_published", dict(NOWD, whiten_type=["channel"])),
+    "nowd_ln": ("nowd", dict(whiten_type=["ln_nostd"]), "pascal_context", 59, "dnl_nowd_ln",
+                dict(NOWD, whiten_type=["ln_nostd"])),
     "temp_in": ("bn", dict(whiten_type=["channel"], temperature=0.1, with_gc=True), "ade20k",
-                150, "dnl_temp_in"),
+                150, "dnl_temp_in",
+                dict(downsample=False, whiten_type=["channel"], temp=0.1, with_gc=True,
+                     use_out=False, out_bn=False)),
     "nl": ("bn", dict(whiten_type=[], temperature=1.0, with_gc=False), "cityscapes", 19,
-           "nl_published"),
+           "nl_published",
+           dict(downsample=False, whiten_type=[], temp=1.0, with_gc=False, use_out=False,
+                out_bn=False)),
 }
 
 CFG = """# {row}: a tiny network in the published layout (tests/reference/make_published_fixtures.py)
@@ -111,21 +119,22 @@ def normalise(rgb):
     return torch.from_numpy(np.ascontiguousarray(bgr.transpose(2, 0, 1)))[None]
 
 
-def config_dict(dataset, classes, family):
-    """A stand-in for the configer dict the authors' checkpoints carry (nested
-    dicts, lists, strings, numbers, booleans, None): not tensors, ignored."""
+def config_dict(dataset, classes, family, nonlocal_section):
+    """The configer dict the authors' checkpoints carry (nested dicts, lists,
+    strings, numbers, booleans, None): the block family is network.model_name,
+    its settings the nonlocal section."""
     return {"dataset": dataset, "data": {"num_classes": classes, "input_mode": "BGR",
                                          "normalize": {"div_value": 1.0,
                                                        "mean": MEAN_BGR.tolist()}},
             "network": {"backbone": "deepbase_resnet101_dilated8", "multi_grid": [1, 1, 1],
                         "model_name": "nonlocal" + family, "resume": None},
-            "nonlocal": {"downsample": False, "with_gc": True, "nowd": ["nl"]},
+            "nonlocal": nonlocal_section,
             "solver": {"lr": {"base_lr": 0.01}, "max_iters": 60000}}
 
 
-def save_published(net, path, dataset, classes, family, legacy):
+def save_published(net, path, dataset, classes, family, nonlocal_section, legacy):
     """As RunnerHelper.save_net saved a DistributedDataParallel model."""
-    state = {"config_dict": config_dict(dataset, classes, family),
+    state = {"config_dict": config_dict(dataset, classes, family, nonlocal_section),
              "state_dict": {"module." + k: v for k, v in net.state_dict().items()},
              "runner_state": {"iters": 60000, "epoch": 161, "max_performance": 0.8012,
                               "min_val_loss": 9999.0}}
@@ -146,11 +155,11 @@ def make_fixtures():
     write_png(os.path.join(OUT, "image.png"), rgb)
     rgb = read_png(os.path.join(OUT, "image.png"))
     with h5py.File(os.path.join(OUT, "reference.h5"), "w") as f:
-        for row, (family, block_args, dataset, classes, preset) in ROWS.items():
+        for row, (family, block_args, dataset, classes, preset, section) in ROWS.items():
             net = PublishedNet(family, classes, **TINY, **block_args)
             randomize(net, gen)
             save_published(net, os.path.join(OUT, row + ".pth"), dataset, classes, family,
-                           legacy=row == "nowd_ln")
+                           section, legacy=row == "nowd_ln")
             with open(os.path.join(OUT, row + ".cfg"), "w") as c:
                 c.write(CFG.format(row=row, preset=preset, dataset=dataset))
             g = f.create_group(row)
@@ -162,12 +171,15 @@ def make_fixtures():
 
 def make_full(a):
     block_args = dict(whiten_type=[a.whiten])
+    section = dict(NOWD, whiten_type=[a.whiten])
     if a.family == "bn":
         block_args.update(temperature=a.temperature, with_gc=True)
+        section = dict(downsample=False, whiten_type=[a.whiten], temp=a.temperature,
+                       with_gc=True, use_out=False, out_bn=False)
     torch.manual_seed(0)
     net = PublishedNet(a.family, a.classes, **block_args)
     randomize(net, torch.Generator().manual_seed(101))
-    save_published(net, a.full, "cityscapes", a.classes, a.family, legacy=False)
+    save_published(net, a.full, "cityscapes", a.classes, a.family, section, legacy=False)
     print("wrote %s: %d tensors" % (a.full, len(net.state_dict())))
     if a.image:
         with h5py.File(a.logits, "w") as f:
