@@ -258,3 +258,43 @@ Test(published, eval_takes_published_and_imported_weights) {
       "%s", err_text);
   cr_assert(strstr(out_text, "(1 images, mode single + flip)"), "%s", out_text);
 }
+
+/* runner sweep --eval-only: the runs whose file is in the checkpoint folder are
+ * evaluated into <sweep>-published/, the others skipped with a line; analysis
+ * table --paper puts the published number beside ours. */
+Test(published, sweep_eval_only_and_paper_table) {
+  char root[300], ck[300], res[300], sweep[300], text[2048], cmd[2400];
+  tmpdir_path(root, sizeof root, dir, "cityscapes");
+  write_val_set(root);
+  tmpdir_path(ck, sizeof ck, dir, "published");
+  tmpdir_path(res, sizeof res, dir, "results");
+  snprintf(cmd, sizeof cmd, "mkdir -p %s && cp %s %s/readme-dnl_nowd_in.pth", ck,
+           fixture_path("published/nowd_in.pth"), ck);
+  cr_assert_eq(system(cmd), 0);
+  tmpdir_path(sweep, sizeof sweep, dir, "readme.cfg");
+  char *base = realpath(fixture_path("published/nowd_in.cfg"), NULL);
+  cr_assert_not_null(base);
+  snprintf(
+      text, sizeof text,
+      "sweep = { name = \"tiny\"; base = \"%s\"; set = { data = { root = \"%s\"; }; };\n"
+      "  matrix = ( { values = (\n"
+      "    { name = \"readme-dnl_nowd_in\"; block = { preset = \"dnl_nowd_in_published\"; }; },\n"
+      "    { name = \"readme-nl\"; block = { preset = \"nl_published\"; }; } ); } ); };\n",
+      base, root);
+  free(base);
+  file_write_text(sweep, text);
+  cr_assert_eq(runner("sweep %s --eval-only --checkpoint-dir %s --out %s --quiet", sweep, ck, res),
+               0, "%s", err_text);
+  cr_assert(strstr(out_text, "readme-dnl_nowd_in           mIoU 100.00%"), "%s", out_text);
+  cr_assert(strstr(out_text, "readme-nl                    skipped: no "), "%s", out_text);
+  cr_assert(strstr(out_text, "1 evaluated, 1 skipped (no file), 0 failed"), "%s", out_text);
+  cr_assert_eq(runner("sweep %s --eval-only --out %s", sweep, res), 2);
+  cr_assert(strstr(err_text, "--checkpoint-dir go together"), "%s", err_text);
+
+  snprintf(cmd, sizeof cmd, "%s/analysis table --paper %s/tiny-published/*.h5 > %s/table.md",
+           getenv("DNL_BIN"), res, dir);
+  cr_assert_eq(system(cmd), 0);
+  tmpdir_path(cmd, sizeof cmd, dir, "table.md");
+  test_read_text(cmd, text, sizeof text);
+  cr_assert(strstr(text, "| cityscapes | 100.00 | 1 | 80.15 | +19.85 |"), "%s", text);
+}
