@@ -169,6 +169,7 @@ typedef struct predictor {
   float *x, *logits;
   int32_t *pred;
   size_t cap; /* pixels the buffers hold */
+  infer_buffers bufs;
 } predictor;
 
 static dnl_status reserve(predictor *p, size_t pixels) {
@@ -193,7 +194,8 @@ static dnl_status predict_one(predictor *p, const char *path) {
   const size_t pixels = (size_t)h * w;
   DNL_TRY(reserve(p, pixels));
   augment_normalize(&p->aug, &p->img, p->x);
-  dnl_status st = infer_image(&p->s->net, &p->s->ctx, p->x, h, w, &p->opts, p->logits);
+  dnl_status st = infer_image(&p->s->net, &p->s->ctx, p->x, h, w, &p->opts, &p->bufs,
+                                  p->logits);
   if (st != DNL_OK)
     return dnl_error_context(st, "%s", path);
   logits_argmax(p->logits, k, pixels, p->pred);
@@ -286,6 +288,7 @@ static dnl_status predict_all(session *s, const predict_args *a) {
   image_free(&p.img);
   image_free(&p.out);
   free(p.x), free(p.logits), free(p.pred);
+  infer_buffers_free(&p.bufs);
   return st;
 }
 

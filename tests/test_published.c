@@ -106,6 +106,28 @@ Test(published, import_and_predict_match_pytorch) {
   }
 }
 
+/* The ADE20K / Pascal Context protocol (short side 520 capped at 1040, scales,
+ * flip, padding to 8) at a tiny size: base size 40, scales 0.75 and 1. */
+Test(published, whole_image_protocol_matches_pytorch) {
+  char pth[512], cfg[512], img[512], logits[512];
+  tmpdir_path(logits, sizeof logits, dir, "protocol.h5");
+  cr_assert_eq(runner("predict %s --checkpoint %s --map published --out %s --save-logits %s "
+                      "--quiet --set eval.mode=multiscale --set 'eval.scales=[0.75, 1.0]' --set "
+                      "eval.flip=true --set eval.base_size=40 --set eval.max_size=1040 --set "
+                      "eval.pad_to=8 %s",
+                      fx("nowd_in", ".cfg", cfg, sizeof cfg),
+                      fx("nowd_in", ".pth", pth, sizeof pth), dir, logits,
+                      fx("image", ".png", img, sizeof img)),
+               0, "%s", err_text);
+  const size_t n = (size_t)19 * 33 * 41;
+  h5io_array want = fixture_floats("published/reference.h5", "nowd_in/logits_protocol", n), got;
+  TRY_OK(h5io_read_float(logits, "logits/image", &got));
+  const double rel = max_rel_error(got.data, want.data, n);
+  cr_assert(rel < 1e-4, "protocol logits differ from PyTorch's by %.3g of the largest", rel);
+  h5io_array_free(&want);
+  h5io_array_free(&got);
+}
+
 /* A published file imported with --config: what each tensor became. */
 Test(published, import_maps_every_tensor) {
   char pth[512], cfg[512], h5[512];

@@ -16,7 +16,9 @@ writes tests/fixtures/published/:
                      SPEC 7's table in published_net.OURS, independently of the
                      C map) and /<row>/logits [K, H, W], the eval-mode logits of
                      image.png normalised as the datasets' evaluation input
-                     (BGR, minus the published mean)
+                     (BGR, minus the published mean); /nowd_in/logits_protocol:
+                     the summed logits of the ADE20K / Pascal Context protocol
+                     (PROTOCOL: base size, scales, flip, padding)
 
 Full size (not committed: about 290 MB; `make published-check` uses it):
   make_published_fixtures.py --full OUT.pth [--family nowd|bn] [--classes 19]
@@ -32,6 +34,7 @@ import zlib
 import h5py
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
 from published_net import PublishedNet, our_name, randomize  # noqa: E402
@@ -148,6 +151,37 @@ def logits_of(net, rgb):
     return out[0].numpy()
 
 
+# the ADE20K / Pascal Context test protocol at a tiny size (runner/infer.h)
+PROTOCOL = dict(scales=[0.75, 1.0], flip=True, base_size=40, max_size=1040, pad_to=8)
+
+
+def protocol_logits_of(net, rgb, scales, flip, base_size, max_size, pad_to):
+    """Short side resized to base_size (long side at most max_size), each scale
+    truncated as int(h * scale), the image resized there from the original
+    (bilinear), each pass zero-padded at the right and bottom to a multiple of
+    pad_to and cropped back, flipped passes flipped back, logits resized to the
+    original size (bilinear, align_corners) and summed."""
+    net.eval()
+    x = normalise(rgb)
+    H, W = x.shape[2:]
+    r = min(base_size / min(H, W), max_size / max(H, W))
+    hb, wb = int(round(H * r)), int(round(W * r))
+    total = torch.zeros(1, net.nlm.bottleneck[3].out_channels, H, W)
+    with torch.no_grad():
+        for s in scales:
+            h, w = int(hb * s), int(wb * s)
+            xs = F.interpolate(x, (h, w), mode="bilinear", align_corners=False)
+            for f in ([False, True] if flip else [False]):
+                xi = xs.flip(3) if f else xs
+                ph, pw = -(-h // pad_to) * pad_to, -(-w // pad_to) * pad_to
+                xi = F.pad(xi, (0, pw - w, 0, ph - h))
+                out = net(xi)[0][:, :, :h, :w]
+                if f:
+                    out = out.flip(3)
+                total += F.interpolate(out, (H, W), mode="bilinear", align_corners=True)
+    return total[0].numpy()
+
+
 def make_fixtures():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(14)
@@ -167,6 +201,8 @@ def make_fixtures():
                 if not k.endswith("num_batches_tracked"):
                     g.create_dataset("state/" + our_name(k), data=v.numpy())
             g.create_dataset("logits", data=logits_of(net, rgb))
+            if row == "nowd_in":
+                g.create_dataset("logits_protocol", data=protocol_logits_of(net, rgb, **PROTOCOL))
 
 
 def make_full(a):
