@@ -253,7 +253,7 @@ static dnl_status predict_all(session *s, const predict_args *a) {
   predictor p = {.s = s, .a = a, .logits_file = -1, .logits_group = -1};
   DNL_TRY(check_images(a));
   DNL_TRY(dataset_info_get(s->cfg.dataset, &p.info));
-  DNL_TRY(session_build_net(s, p.info.num_classes));
+  DNL_TRY(session_build_net_for_eval(s, p.info.num_classes));
   weights_source ws = {.path = a->checkpoint, .config = a->config, .block = &s->cfg.net.block};
   if (a->map)
     DNL_TRY(weights_source_set_map(&ws, a->map));

@@ -174,7 +174,7 @@ int cmd_eval(int argc, char **argv) {
   session s;
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK ||
       session_open_data(&s, false, true) != DNL_OK ||
-      session_build_net(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
+      session_build_net_for_eval(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
       (ws.block = &s.cfg.net.block) == NULL || weights_load(&s.ps, &ws) != DNL_OK)
     return fail_ranks("eval", &s, d, false);
   if (ws.note[0] && d->rank == 0)

@@ -111,7 +111,7 @@ static dnl_status eval_one(const sweep_eval_opts *o, const char *cfg_path, const
   if (st == DNL_OK)
     st = session_open_data(&s, false, true);
   if (st == DNL_OK)
-    st = session_build_net(&s, dataset_num_classes(s.val_ds));
+    st = session_build_net_for_eval(&s, dataset_num_classes(s.val_ds));
   if (st == DNL_OK) {
     ws.block = &s.cfg.net.block;
     st = weights_load(&s.ps, &ws);

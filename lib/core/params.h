@@ -66,6 +66,9 @@ dnl_status params_add(param_store *ps, const char *name, int ndim, const int *sh
                       param_kind kind, param_init init, tensor *value, tensor *grad);
 
 dnl_status params_finalize(param_store *ps, const dnl_backend *be);
+/* Inference: the values only (grads and momentum NULL, gradient tensors
+ * without data); zero_grad, sgd_step and checkpoint_save refuse such a store. */
+dnl_status params_finalize_values(param_store *ps, const dnl_backend *be);
 /* Fills values in registration order from the rng (host side, then uploads). */
 dnl_status params_init_values(param_store *ps, rng *r);
 

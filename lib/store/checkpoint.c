@@ -159,8 +159,9 @@ static dnl_status sync_parent_dir(const char *path) {
 }
 
 dnl_status checkpoint_save(const char *path, const param_store *ps, const checkpoint_meta *meta) {
-  if (!ps->finalized)
-    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  if (!ps->finalized || !ps->momentum)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized for training",
+                     path);
   size_t n = strlen(path) + 5;
   char *tmp = malloc(n);
   if (!tmp)
@@ -467,8 +468,9 @@ static dnl_status load_open(hid_t file, const char *path, param_store *ps, check
 }
 
 dnl_status checkpoint_load(const char *path, param_store *ps, checkpoint_meta *meta) {
-  if (!ps->finalized)
-    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  if (!ps->finalized || !ps->momentum)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized for training",
+                     path);
   hid_t file;
   DNL_TRY(h5file_open_read(path, &file));
   dnl_status s = load_open(file, path, ps, meta);
