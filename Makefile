@@ -66,7 +66,7 @@ DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5
   hdf5-tools libpng-dev libjpeg62-turbo-dev gnuplot-nox libcriterion-dev openmpi-bin \
   libopenmpi-dev
 
-.PHONY: all deps test asan bench clean help run
+.PHONY: all deps test asan bench clean help run published-check
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -77,6 +77,8 @@ help:
 	@echo "make test       build and run the whole test suite"
 	@echo "make asan       the same tests under AddressSanitizer + UBSan"
 	@echo "make bench      build and run the benchmarks"
+	@echo "make published-check  a full-size published-layout ResNet-101 + DNL imported and"
+	@echo "                evaluated with its README row's config (python3-torch; slow)"
 	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
 
 deps:
@@ -149,6 +151,10 @@ $(BUILD)/bench/%: bench/%.c $(LIBDNL)
 # leaves write-back that slowed the next one by half)
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; ./$$b || exit 1; sync; sleep 1; done
+
+# A full-size checkpoint of the authors' layout, imported and evaluated (docs/pretrained.md)
+published-check: all
+	DNL_BIN=$(BIN) tests/reference/published_check.sh
 
 # The main job on a fresh machine: dependencies, build, the default sweep
 # (synthetic data generated on first use), its plots and its table.
