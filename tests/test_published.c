@@ -128,6 +128,21 @@ Test(published, whole_image_protocol_matches_pytorch) {
   h5io_array_free(&got);
 }
 
+/* A safetensors file of published names: no run configuration to check the
+ * block family against, said in a note; the logits are PyTorch's. */
+Test(published, safetensors_with_map_published) {
+  char st[512], cfg[512], img[512], logits[512];
+  tmpdir_path(logits, sizeof logits, dir, "st.h5");
+  cr_assert_eq(runner("predict %s --checkpoint %s --map published --out %s --save-logits %s %s",
+                      fx("temp_in", ".cfg", cfg, sizeof cfg),
+                      fx("temp_in", ".safetensors", st, sizeof st), dir, logits,
+                      fx("image", ".png", img, sizeof img)),
+               0, "%s", err_text);
+  cr_assert(strstr(err_text, "note: ") && strstr(err_text, "its block family cannot be checked"),
+            "%s", err_text);
+  expect_logits("temp_in", 150, logits);
+}
+
 /* A published file imported with --config: what each tensor became. */
 Test(published, import_maps_every_tensor) {
   char pth[512], cfg[512], h5[512];

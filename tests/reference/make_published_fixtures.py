@@ -11,6 +11,7 @@ writes tests/fixtures/published/:
                      'runner_state'} with DistributedDataParallel's `module.`
                      prefixes (nowd_ln in the legacy torch.save format, the
                      others in the zip format)
+  temp_in.safetensors  the temp_in row's state_dict as a safetensors file
   <row>.cfg          this project's config of the same network
   reference.h5       per row: /<row>/state/<this project's name> (renamed by
                      SPEC 7's table in published_net.OURS, independently of the
@@ -144,6 +145,26 @@ def save_published(net, path, dataset, classes, family, nonlocal_section, legacy
     torch.save(state, path, _use_new_zipfile_serialization=not legacy)
 
 
+def save_safetensors(net, path):
+    """The same state_dict as a safetensors file (published names, float32),
+    written without the safetensors package: an 8-byte header length, the JSON
+    header, the data."""
+    import json
+    header, blobs, offset = {}, [], 0
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            continue
+        data = v.detach().float().contiguous().numpy().tobytes()
+        header[k] = {"dtype": "F32", "shape": list(v.shape),
+                     "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
 def logits_of(net, rgb):
     net.eval()
     with torch.no_grad():
@@ -194,6 +215,8 @@ def make_fixtures():
             randomize(net, gen)
             save_published(net, os.path.join(OUT, row + ".pth"), dataset, classes, family,
                            section, legacy=row == "nowd_ln")
+            if row == "temp_in":
+                save_safetensors(net, os.path.join(OUT, row + ".safetensors"))
             with open(os.path.join(OUT, row + ".cfg"), "w") as c:
                 c.write(CFG.format(row=row, preset=preset, dataset=dataset))
             g = f.create_group(row)
