@@ -89,14 +89,12 @@ int main(int argc, char **argv) {
   const int h = images ? IMAGE_H : o.crop, w = images ? IMAGE_W : o.crop, k = info.num_classes;
   int ys[64], xs[64];
   const int windows = sliding_window_starts(IMAGE_H, o.crop, o.stride, ys, 64) *
-                      sliding_window_starts(IMAGE_W, o.crop, o.stride, xs, 64) *
-                      (o.flip ? 2 : 1);
+                      sliding_window_starts(IMAGE_W, o.crop, o.stride, xs, 64) * (o.flip ? 2 : 1);
   printf("bench_eval: %s (%zu parameters, %d classes, block %s) on %s, %d threads, wait "
          "policy %s; protocol: %s %d / %d%s = %d passes of %d x %d per %d x %d image\n",
          CONFIG, params_count_trainable(&s.ps), k, s.cfg.net.block.variant,
-         device_name(s.be->device), omp_get_max_threads(), omp_policy_describe(),
-         s.cfg.eval_mode, o.crop, o.stride, o.flip ? " + flip" : "", windows, o.crop, o.crop,
-         IMAGE_H, IMAGE_W);
+         device_name(s.be->device), omp_get_max_threads(), omp_policy_describe(), s.cfg.eval_mode,
+         o.crop, o.stride, o.flip ? " + flip" : "", windows, o.crop, o.crop, IMAGE_H, IMAGE_W);
   float *x = malloc((size_t)3 * h * w * sizeof(float));
   float *logits = malloc((size_t)k * h * w * sizeof(float));
   if (!x || !logits) {
