@@ -79,7 +79,7 @@ DEB_PACKAGES := build-essential pkg-config libopenblas-dev libconfig-dev libhdf5
 # only for tests/test_sweep_slurm.c (a one-node Slurm started by the test): make test-deps
 DEB_TEST_PACKAGES := slurmctld slurmd slurm-client munge
 
-.PHONY: all deps test-deps test check-layers asan bench clean help run gpu-check
+.PHONY: all deps test-deps test check-layers asan bench clean help run gpu-check published-check
 all: $(BIN)/runner $(BIN)/analysis
 
 help:
@@ -94,6 +94,8 @@ help:
 	@echo "make bench      build and run the benchmarks"
 	@echo "make gpu-check  on a GPU machine: CUDA build, GPU tests and benchmarks in one timed"
 	@echo "                check (docs/gpu.md; output in \$$OUT or build/gpu-check)"
+	@echo "make published-check  a full-size published-layout ResNet-101 + DNL imported and"
+	@echo "                evaluated with its README row's config (python3-torch; slow)"
 	@echo "make run        deps + build + the default sweep (SWEEP=...) + plots + table"
 
 test-deps: PACKAGES = $(DEB_PACKAGES) $(DEB_TEST_PACKAGES)
@@ -178,6 +180,10 @@ $(BUILD)/bench/%: bench/%.c $(LIBDNL)
 # leaves write-back that slowed the next one by half)
 bench: $(BENCH_BIN)
 	@for b in $(BENCH_BIN); do echo "== $$b"; ./$$b || exit 1; sync; sleep 1; done
+
+# A full-size checkpoint of the authors' layout, imported and evaluated (docs/pretrained.md)
+published-check: all
+	DNL_BIN=$(BIN) tests/reference/published_check.sh
 
 # The main job on a fresh machine: dependencies, build, the default sweep
 # (synthetic data generated on first use), its plots and its table.

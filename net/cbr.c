@@ -21,6 +21,15 @@ dnl_status cbr_init(cbr *u, param_store *ps, const char *conv_name, const char *
 dnl_status cbr_forward(cbr *u, layer_ctx *ctx, const tensor *x, tensor *y) {
   u->x = *x;
   DNL_TRY(conv2d_forward(&u->conv, ctx, x, &u->c));
+  if (!ctx->training) {
+    /* inference keeps nothing for a backward: BN and ReLU in the conv's buffer */
+    DNL_TRY(batchnorm_forward_inplace(&u->bn, ctx, &u->c));
+    u->y = u->c;
+    if (u->relu)
+      DNL_TRY(relu_forward_inplace(ctx, &u->y));
+    *y = u->y;
+    return DNL_OK;
+  }
   DNL_TRY(batchnorm_forward(&u->bn, ctx, &u->c, &u->y));
   if (u->relu)
     DNL_TRY(relu_forward_inplace(ctx, &u->y));

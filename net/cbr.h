@@ -18,6 +18,7 @@ typedef struct cbr {
 /* Conv without bias named conv_name, BN named bn_name. */
 dnl_status cbr_init(cbr *u, param_store *ps, const char *conv_name, const char *bn_name,
                     const conv2d_config *conv, bool relu);
+/* In eval mode (ctx->training false) y is the conv's buffer, normalised in place. */
 dnl_status cbr_forward(cbr *u, layer_ctx *ctx, const tensor *x, tensor *y);
 /* dx may be NULL (first layer) */
 dnl_status cbr_backward(cbr *u, layer_ctx *ctx, const tensor *dy, tensor *dx);

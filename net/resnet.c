@@ -121,7 +121,18 @@ dnl_status resnet_init(resnet *r, param_store *ps, const resnet_config *cfg) {
   return DNL_OK;
 }
 
+static void free_eval_slots(resnet *r) {
+  for (int k = 0; k < 2; k++) {
+    if (r->eval_slot[k])
+      r->eval_be->free(r->eval_slot[k]);
+    r->eval_slot[k] = NULL;
+    r->eval_cap[k] = 0;
+  }
+  r->eval_be = NULL;
+}
+
 void resnet_free(resnet *r) {
+  free_eval_slots(r);
   free(r->units);
   r->units = NULL;
 }
@@ -171,11 +182,87 @@ static dnl_status unit_backward(resnet_unit *u, layer_ctx *ctx, const tensor *dy
   return st;
 }
 
+/* Eval slot k with room for n floats (grown when needed: it never holds the
+ * input of the unit that writes it). */
+static dnl_status eval_slot(resnet *r, layer_ctx *ctx, int k, size_t n, float **out) {
+  if (r->eval_be && r->eval_be != ctx->be)
+    free_eval_slots(r);
+  if (n > r->eval_cap[k]) {
+    if (r->eval_slot[k])
+      r->eval_be->free(r->eval_slot[k]);
+    r->eval_slot[k] = NULL;
+    r->eval_cap[k] = 0;
+    void *p;
+    DNL_TRY(ctx->be->alloc(n * sizeof(float), &p));
+    r->eval_slot[k] = p;
+    r->eval_cap[k] = n;
+    r->eval_be = ctx->be;
+  }
+  *out = r->eval_slot[k];
+  return DNL_OK;
+}
+
+/* Eval mode: relu(branch + identity) into slot k, the unit's temporaries released. */
+static dnl_status unit_forward_eval(resnet *r, resnet_unit *u, layer_ctx *ctx, const tensor *x,
+                                    int k, tensor *y) {
+  const arena_mark m = arena_get_mark(ctx->act);
+  tensor h = *x, identity = *x;
+  dnl_status st = DNL_OK;
+  for (int i = 0; st == DNL_OK && i < u->nconv; i++)
+    st = cbr_forward(&u->conv[i], ctx, &h, &h);
+  if (st == DNL_OK && u->has_down)
+    st = cbr_forward(&u->down, ctx, x, &identity);
+  if (st == DNL_OK)
+    st = tensor_expect_same(&h, "residual branch", &identity, "identity");
+  float *dst = NULL;
+  if (st == DNL_OK)
+    st = eval_slot(r, ctx, k, tensor_numel(&h), &dst);
+  if (st == DNL_OK) {
+    *y = tensor_view(dst, h.device, h.ndim, h.shape);
+    st = ctx->be->add(tensor_numel(&h), h.data, identity.data, y->data);
+  }
+  if (st == DNL_OK)
+    st = relu_forward_inplace(ctx, y);
+  arena_release(ctx->act, m);
+  u->x = *x;
+  u->out = *y;
+  return st;
+}
+
+static dnl_status forward_eval(resnet *r, layer_ctx *ctx, const tensor *x, tensor *layer3,
+                               tensor *layer4) {
+  /* the stem's maps are the largest: released once the pool's output is in slot 1 */
+  const arena_mark m = arena_get_mark(ctx->act);
+  tensor h = *x, pooled;
+  dnl_status st = DNL_OK;
+  for (int i = 0; st == DNL_OK && i < 3; i++)
+    st = cbr_forward(&r->stem[i], ctx, &h, &h);
+  r->pool_in = h;
+  if (st == DNL_OK)
+    st = maxpool_forward(&r->pool, ctx, &r->pool_in, &pooled);
+  float *dst = NULL;
+  if (st == DNL_OK)
+    st = eval_slot(r, ctx, 1, tensor_numel(&pooled), &dst);
+  if (st == DNL_OK)
+    st = ctx->be->memcpy(dst, ctx->be->device, pooled.data, ctx->be->device,
+                         tensor_numel(&pooled) * sizeof(float));
+  arena_release(ctx->act, m);
+  DNL_TRY(st);
+  h = tensor_view(dst, pooled.device, pooled.ndim, pooled.shape);
+  for (int i = 0; i < r->nunits; i++)
+    DNL_TRY(unit_forward_eval(r, &r->units[i], ctx, &h, i & 1, &h));
+  memset(layer3, 0, sizeof *layer3);
+  *layer4 = h;
+  return DNL_OK;
+}
+
 dnl_status resnet_forward(resnet *r, layer_ctx *ctx, const tensor *x, tensor *layer3,
                           tensor *layer4) {
   dnl_status st = tensor_expect(x, "backbone input", 4, -1, 3, -1, -1);
   if (st != DNL_OK)
     return st;
+  if (!ctx->training)
+    return forward_eval(r, ctx, x, layer3, layer4);
   tensor h = *x;
   for (int i = 0; i < 3; i++)
     DNL_TRY(cbr_forward(&r->stem[i], ctx, &h, &h));

@@ -37,12 +37,22 @@ typedef struct resnet {
   resnet_unit *units;
   int nunits;
   int stage_end[4]; /* index one past the last unit of each stage */
+  /* eval mode: the two buffers the units' outputs alternate between (kept from
+   * forward to forward, so that a sliding-window pass reuses them) */
+  float *eval_slot[2];
+  size_t eval_cap[2]; /* floats */
+  const dnl_backend *eval_be;
 } resnet;
 
 dnl_status resnet_resolve(const resnet_config *cfg, resnet_block_kind *kind, int layers[4]);
 dnl_status resnet_init(resnet *r, param_store *ps, const resnet_config *cfg);
 void resnet_free(resnet *r);
-/* x [n, 3, H, W] -> layer3 [n, out_ch[2], H/8, W/8], layer4 [n, out_ch[3], ...] */
+/* x [n, 3, H, W] -> layer3 [n, out_ch[2], H/8, W/8], layer4 [n, out_ch[3], ...].
+ * In eval mode (ctx->training false) each unit's temporaries are released as
+ * soon as its output is computed and the outputs alternate between two
+ * buffers of the resnet: the memory is a few feature maps, not their sum;
+ * layer3 is then not kept (its data is NULL) and layer4 stays valid until the
+ * next forward. */
 dnl_status resnet_forward(resnet *r, layer_ctx *ctx, const tensor *x, tensor *layer3,
                           tensor *layer4);
 /* Gradients w.r.t. the two outputs (d_layer3 may be NULL); the input gets none. */

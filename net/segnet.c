@@ -6,12 +6,15 @@
 #include "lib/layers/pooling.h"
 
 static conv2d_config conv3x3(int cin, int cout) {
-  return (conv2d_config){.cin = cin, .cout = cout, .k = 3, .pad = 1,
-                         .weight_init = conv2d_default_init(cin, 3)};
+  return (conv2d_config){
+      .cin = cin, .cout = cout, .k = 3, .pad = 1, .weight_init = conv2d_default_init(cin, 3)};
 }
 
 static conv2d_config classifier(int cin, int classes) {
-  return (conv2d_config){.cin = cin, .cout = classes, .k = 1, .bias = true,
+  return (conv2d_config){.cin = cin,
+                         .cout = classes,
+                         .k = 1,
+                         .bias = true,
                          .weight_init = conv2d_default_init(cin, 1),
                          .bias_init = conv2d_default_init(cin, 1)};
 }
@@ -46,8 +49,7 @@ dnl_status segnet_init(segnet *net, param_store *ps, const segnet_config *cfg) {
   if (cfg->classes < 1)
     return dnl_error(DNL_ERR_ARG, "model.classes: %d, expected at least 1", cfg->classes);
   if (cfg->head_width < 2)
-    return dnl_error(DNL_ERR_ARG, "model.head_width: %d, expected at least 2",
-                     cfg->head_width);
+    return dnl_error(DNL_ERR_ARG, "model.head_width: %d, expected at least 2", cfg->head_width);
   if (!(cfg->dropout >= 0.0f && cfg->dropout < 1.0f))
     return dnl_error(DNL_ERR_ARG, "model.dropout: %g, expected [0, 1)", (double)cfg->dropout);
   DNL_TRY(resnet_init(&net->backbone, ps, &cfg->backbone));
@@ -69,14 +71,14 @@ static dnl_status head_forward(seg_head *h, layer_ctx *ctx, const tensor *x, ten
   DNL_TRY(cbr_forward(&h->conva, ctx, x, &h->a));
   DNL_TRY(h->block_ops->forward(h->block, ctx, &h->a, &h->z));
   DNL_TRY(cbr_forward(&h->convb, ctx, &h->z, &h->b));
-  DNL_TRY(concat_forward(ctx, &h->b, x, &h->cat));
+  /* layer4's channels first, as the original code's torch.cat([x, output], 1) (SPEC 2) */
+  DNL_TRY(concat_forward(ctx, x, &h->b, &h->cat));
   DNL_TRY(cbr_forward(&h->bottleneck, ctx, &h->cat, &h->bott));
   DNL_TRY(dropout2d_forward(&h->drop, ctx, &h->bott, &h->dropped));
   return conv2d_forward(&h->cls, ctx, &h->dropped, logits);
 }
 
-static dnl_status head_backward(seg_head *h, layer_ctx *ctx, const tensor *dlogits,
-                                tensor *dx) {
+static dnl_status head_backward(seg_head *h, layer_ctx *ctx, const tensor *dlogits, tensor *dx) {
   tensor dd, dbott, dcat, db, dz, da;
   DNL_TRY(layer_ctx_zeros_like(ctx, &dd, &h->dropped));
   DNL_TRY(conv2d_backward(&h->cls, ctx, &h->dropped, dlogits, &dd));
@@ -85,7 +87,7 @@ static dnl_status head_backward(seg_head *h, layer_ctx *ctx, const tensor *dlogi
   DNL_TRY(layer_ctx_zeros_like(ctx, &dcat, &h->cat));
   DNL_TRY(cbr_backward(&h->bottleneck, ctx, &dbott, &dcat));
   DNL_TRY(layer_ctx_zeros_like(ctx, &db, &h->b));
-  DNL_TRY(concat_backward(ctx, &dcat, &db, dx));
+  DNL_TRY(concat_backward(ctx, &dcat, dx, &db));
   DNL_TRY(layer_ctx_zeros_like(ctx, &dz, &h->z));
   DNL_TRY(cbr_backward(&h->convb, ctx, &db, &dz));
   DNL_TRY(layer_ctx_zeros_like(ctx, &da, &h->a));
@@ -100,8 +102,7 @@ static dnl_status aux_forward(aux_head *a, layer_ctx *ctx, const tensor *x, tens
   return conv2d_forward(&a->cls, ctx, &a->dropped, logits);
 }
 
-static dnl_status aux_backward(aux_head *a, layer_ctx *ctx, const tensor *dlogits,
-                               tensor *dx) {
+static dnl_status aux_backward(aux_head *a, layer_ctx *ctx, const tensor *dlogits, tensor *dx) {
   tensor dd, dh;
   DNL_TRY(layer_ctx_zeros_like(ctx, &dd, &a->dropped));
   DNL_TRY(conv2d_backward(&a->cls, ctx, &a->dropped, dlogits, &dd));
@@ -144,10 +145,10 @@ dnl_status segnet_backward(segnet *net, layer_ctx *ctx, const tensor *d_logits,
   return resnet_backward(&net->backbone, ctx, d3p, &d4);
 }
 
-dnl_status segnet_attention(segnet *net, layer_ctx *ctx, int sample, const int *query_pos,
-                            int nq, float *pair_maps, float *unary_map) {
-  return net->head.block_ops->attention(net->head.block, ctx, &net->head.a, sample, query_pos,
-                                        nq, pair_maps, unary_map);
+dnl_status segnet_attention(segnet *net, layer_ctx *ctx, int sample, const int *query_pos, int nq,
+                            float *pair_maps, float *unary_map) {
+  return net->head.block_ops->attention(net->head.block, ctx, &net->head.a, sample, query_pos, nq,
+                                        pair_maps, unary_map);
 }
 
 dnl_status segnet_block_term_sizes(segnet *net, layer_ctx *ctx, block_term_sizes *out) {

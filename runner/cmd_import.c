@@ -7,20 +7,27 @@
 
 #include "lib/store/checkpoint.h"
 #include "lib/weights/weight_import.h"
+#include "runner/arch_diff.h"
 #include "runner/model_init.h"
+#include "runner/published_block.h"
 #include "runner/session.h"
 
 #define MAX_SETS 64
 
 static const char usage[] =
-    "usage: runner import FILE -o OUT.h5 [--map none|torchcv|torchvision|mmseg]\n"
+    "usage: runner import FILE -o OUT.h5 [--map none|torchcv|torchvision|mmseg|published]\n"
     "                     [--config CONFIG [--set key=value]... [--skip-mismatched]] [--quiet]\n"
     "  converts a PyTorch checkpoint (torch.save, zip or legacy format) or a safetensors\n"
-    "  file into this project's checkpoint layout, for the run config's model.init\n"
-    "  --map              how the file's names become this project's (default none)\n"
+    "  file into this project's checkpoint layout, for the run config's model.init or\n"
+    "  for runner eval / predict --checkpoint\n"
+    "  --map              how the file's names become this project's: torchcv, torchvision\n"
+    "                     and mmseg for ImageNet backbones, published for the authors' full\n"
+    "                     models (SPEC 7), none to keep the names as they are; without\n"
+    "                     --map the names must be this project's (a hint names the map)\n"
     "  --config           check names and shapes against the network CONFIG builds;\n"
     "                     a shape mismatch is an error unless --skip-mismatched leaves\n"
-    "                     those tensors out\n"
+    "                     those tensors out; with --map published any difference is\n"
+    "                     (depth, classes, the block's terms, ...)\n"
     "  docs/pretrained.md describes the formats, the maps and the checks\n";
 
 typedef struct import_args {
@@ -28,7 +35,7 @@ typedef struct import_args {
   const char *sets[MAX_SETS];
   int nsets;
   name_map map;
-  bool skip_mismatched, quiet;
+  bool map_given, skip_mismatched, quiet;
 } import_args;
 
 static int parse_args(int argc, char **argv, import_args *a) {
@@ -43,6 +50,7 @@ static int parse_args(int argc, char **argv, import_args *a) {
         fprintf(stderr, "runner import: %s\n", dnl_last_error());
         return 2;
       }
+      a->map_given = true;
     } else if (!strcmp(arg, "--config") && has_value) {
       a->config = argv[++i];
     } else if (!strcmp(arg, "--set") && has_value) {
@@ -99,50 +107,8 @@ static void print_plan(const weight_file *wf, const import_plan *p) {
     printf("  dropped     %d BN step counters (*.num_batches_tracked)\n", counters);
 }
 
-static const char *entry_shape(const param_entry *e, char *buf, size_t len) {
-  tensor t = {.ndim = e->ndim};
-  memcpy(t.shape, e->shape, sizeof t.shape);
-  return tensor_shape_str(&t, buf, len);
-}
-
-/* Sorts the plan's tensors against the network's parameters. */
-static dnl_status compare(const import_plan *p, param_store *ps, checkpoint_report *rep) {
-  memset(rep, 0, sizeof *rep);
-  bool *seen = calloc((size_t)ps->count + 1, sizeof *seen);
-  if (!seen)
-    return dnl_error(DNL_ERR_NOMEM, "import: %d flags", ps->count);
-  dnl_status s = DNL_OK;
-  for (int i = 0; s == DNL_OK && i < p->n_kept; i++) {
-    const import_entry *k = &p->kept[i];
-    char fshape[64], nshape[64];
-    wtensor_shape_str(k->src, fshape, sizeof fshape);
-    param_entry *e = params_find(ps, k->name);
-    if (!e) {
-      s = checkpoint_list_add(&rep->unexpected, k->name, fshape, NULL);
-      continue;
-    }
-    seen[e - ps->entries] = true;
-    bool same = e->ndim == k->src->ndim;
-    for (int d = 0; same && d < e->ndim; d++)
-      same = e->shape[d] == k->src->shape[d];
-    s = same ? checkpoint_list_add(&rep->loaded, k->name, fshape, NULL)
-             : checkpoint_list_add(&rep->mismatched, k->name, fshape,
-                                   entry_shape(e, nshape, sizeof nshape));
-  }
-  for (int i = 0; s == DNL_OK && i < ps->count; i++) {
-    char nshape[64];
-    if (!seen[i])
-      s = checkpoint_list_add(&rep->missing, ps->entries[i].name,
-                              entry_shape(&ps->entries[i], nshape, sizeof nshape), NULL);
-  }
-  free(seen);
-  if (s != DNL_OK)
-    checkpoint_report_free(rep);
-  return s;
-}
-
 /* --config: compares with the network, drops mismatches when asked. */
-static dnl_status check_config(const import_args *a, import_plan *p) {
+static dnl_status check_config(const import_args *a, const weight_file *wf, import_plan *p) {
   session s;
   dnl_status st = session_open_host(&s, a->config, a->sets, a->nsets);
   dataset_info info;
@@ -155,7 +121,7 @@ static dnl_status check_config(const import_args *a, import_plan *p) {
   }
   checkpoint_report rep;
   if (st == DNL_OK)
-    st = compare(p, &s.ps, &rep);
+    st = import_plan_compare(p, &s.ps, &rep);
   if (st != DNL_OK) {
     session_close(&s);
     return dnl_error_context(st, "--config %s", a->config);
@@ -164,7 +130,22 @@ static dnl_status check_config(const import_args *a, import_plan *p) {
          rep.loaded.count, rep.missing.count, rep.unexpected.count, rep.mismatched.count);
   if (!a->quiet)
     model_init_print_report(stdout, &rep, true);
-  if (rep.mismatched.count && !a->skip_mismatched) {
+  /* a full model of the authors' code must be the config's network, block included */
+  const bool full_model = a->map == NAME_MAP_PUBLISHED;
+  char block_diff[600] = "", note[400] = "";
+  if (full_model)
+    st = published_block_check(wf, &s.cfg.net.block, block_diff, sizeof block_diff, note,
+                               sizeof note);
+  if (note[0])
+    printf("note: %s\n", note);
+  const bool differs = rep.missing.count || rep.unexpected.count || rep.mismatched.count;
+  if (st == DNL_OK && full_model && !a->skip_mismatched && (differs || block_diff[0])) {
+    char diff[1500] = "";
+    if (differs)
+      arch_diff_describe(&rep, diff, sizeof diff);
+    st = dnl_error(DNL_ERR_SHAPE, "%s does not fit the network of %s: %s%s%s", a->file,
+                   a->config, diff, diff[0] && block_diff[0] ? "; " : "", block_diff);
+  } else if (st == DNL_OK && rep.mismatched.count && !a->skip_mismatched) {
     const checkpoint_entry *m = &rep.mismatched.items[0];
     st = dnl_error(DNL_ERR_SHAPE,
                    "%s: %d tensors do not fit the network of %s, e.g. %s: file %s, network %s "
@@ -182,6 +163,18 @@ static dnl_status check_config(const import_args *a, import_plan *p) {
   return st;
 }
 
+/* Without --map: the names must be this project's (else a hint or the maps tried). */
+static dnl_status detect_map(const weight_file *wf, name_map *map) {
+  const char **names = calloc((size_t)wf->tensors.count + 1, sizeof *names);
+  if (!names)
+    return dnl_error(DNL_ERR_NOMEM, "%s: %d names", wf->path, wf->tensors.count);
+  for (int i = 0; i < wf->tensors.count; i++)
+    names[i] = wf->tensors.items[i].name;
+  dnl_status s = name_map_detect(wf->path, names, wf->tensors.count, map);
+  free(names);
+  return s;
+}
+
 int cmd_import(int argc, char **argv) {
   import_args a;
   int rc = parse_args(argc, argv, &a);
@@ -190,12 +183,14 @@ int cmd_import(int argc, char **argv) {
   weight_file wf;
   import_plan plan = {0};
   dnl_status st = weight_file_open(a.file, &wf);
+  if (st == DNL_OK && !a.map_given)
+    st = detect_map(&wf, &a.map);
   if (st == DNL_OK)
     st = import_plan_build(&wf, a.map, &plan);
   if (st == DNL_OK && !a.quiet)
     print_plan(&wf, &plan);
   if (st == DNL_OK && a.config)
-    st = check_config(&a, &plan);
+    st = check_config(&a, &wf, &plan);
   if (st == DNL_OK && plan.n_kept == 0)
     st = dnl_error(DNL_ERR_ARG, "%s: no tensor left to write (see the dropped list; --map?)",
                    a.file);

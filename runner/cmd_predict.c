@@ -20,12 +20,12 @@
 #include "data/augment.h"
 #include "data/fsutil.h"
 #include "data/label_ids.h"
-#include "lib/store/checkpoint.h"
 #include "lib/store/h5attr.h"
 #include "lib/store/h5dset.h"
 #include "lib/store/h5file.h"
 #include "runner/cmd_run.h"
 #include "runner/evaluate.h"
+#include "runner/weights_load.h"
 
 #define MAX_SETS 64
 #define STEM_MAX 256
@@ -33,7 +33,7 @@
 typedef enum { LABELS_TRAIN_IDS, LABELS_DATASET_IDS, LABELS_PALETTE } label_kind;
 
 typedef struct predict_args {
-  const char *config, *checkpoint, *out_dir, *logits_path;
+  const char *config, *checkpoint, *map, *out_dir, *logits_path;
   const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
   label_kind labels;
@@ -43,11 +43,14 @@ typedef struct predict_args {
 } predict_args;
 
 static const char usage_text[] =
-    "usage: runner predict CONFIG --checkpoint FILE [--out DIR] [--palette | --dataset-ids]\n"
+    "usage: runner predict CONFIG --checkpoint FILE [--map MAP] [--out DIR]\n"
+    "                      [--palette | --dataset-ids]\n"
     "                      [--save-logits FILE.h5] [--quiet] [--device cpu|cuda]\n"
     "                      [--set key=value]... IMAGES...\n"
     "  writes DIR/<stem>.png (default DIR: predictions) with the predicted train ids of\n"
     "  each PNG/JPEG image, using the config's eval mode (eval.mode, eval.scales, ...)\n"
+    "  --checkpoint   a training checkpoint, a file of runner import, or a PyTorch /\n"
+    "                 safetensors file with --map (the authors' models: --map published)\n"
     "  --dataset-ids  the dataset's raw label values instead (Cityscapes label ids, ADE20K +1)\n"
     "  --palette      train ids as a colour palette PNG\n"
     "  --save-logits  also the summed logits [K, H, W] of every image in one HDF5 file,\n"
@@ -78,6 +81,8 @@ static int parse_args(int argc, char **argv, predict_args *a) {
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(arg, "--checkpoint") && has_value) {
       a->checkpoint = argv[++i];
+    } else if (!strcmp(arg, "--map") && has_value) {
+      a->map = argv[++i];
     } else if (!strcmp(arg, "--out") && has_value) {
       a->out_dir = argv[++i];
     } else if (!strcmp(arg, "--save-logits") && has_value) {
@@ -164,6 +169,7 @@ typedef struct predictor {
   float *x, *logits;
   int32_t *pred;
   size_t cap; /* pixels the buffers hold */
+  infer_buffers bufs;
 } predictor;
 
 static dnl_status reserve(predictor *p, size_t pixels) {
@@ -188,7 +194,8 @@ static dnl_status predict_one(predictor *p, const char *path) {
   const size_t pixels = (size_t)h * w;
   DNL_TRY(reserve(p, pixels));
   augment_normalize(&p->aug, &p->img, p->x);
-  dnl_status st = infer_image(&p->s->net, &p->s->ctx, p->x, h, w, &p->opts, p->logits);
+  dnl_status st = infer_image(&p->s->net, &p->s->ctx, p->x, h, w, &p->opts, &p->bufs,
+                                  p->logits);
   if (st != DNL_OK)
     return dnl_error_context(st, "%s", path);
   logits_argmax(p->logits, k, pixels, p->pred);
@@ -215,8 +222,7 @@ static dnl_status predict_one(predictor *p, const char *path) {
   free(tmp);
   if (st == DNL_OK && p->logits_group >= 0) {
     size_t dims[3] = {(size_t)k, (size_t)h, (size_t)w};
-    st = h5dset_write(p->logits_group, stem, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims,
-                      p->logits);
+    st = h5dset_write(p->logits_group, stem, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, dims, p->logits);
     if (st != DNL_OK)
       dnl_error_context(st, "%s: logits of %s", p->a->logits_path, path);
   }
@@ -247,8 +253,13 @@ static dnl_status predict_all(session *s, const predict_args *a) {
   predictor p = {.s = s, .a = a, .logits_file = -1, .logits_group = -1};
   DNL_TRY(check_images(a));
   DNL_TRY(dataset_info_get(s->cfg.dataset, &p.info));
-  DNL_TRY(session_build_net(s, p.info.num_classes));
-  DNL_TRY(checkpoint_load(a->checkpoint, &s->ps, NULL));
+  DNL_TRY(session_build_net_for_eval(s, p.info.num_classes));
+  weights_source ws = {.path = a->checkpoint, .config = a->config, .block = &s->cfg.net.block};
+  if (a->map)
+    DNL_TRY(weights_source_set_map(&ws, a->map));
+  DNL_TRY(weights_load(&s->ps, &ws));
+  if (ws.note[0] && !a->quiet)
+    fprintf(stderr, "note: %s\n", ws.note);
   DNL_TRY(eval_options(&s->cfg, &p.opts));
   DNL_TRY(augment_defaults(s->cfg.dataset, &p.aug));
   DNL_TRY(label_ids_raw_of_train(&p.info, p.raw_ids));
@@ -270,14 +281,14 @@ static dnl_status predict_all(session *s, const predict_args *a) {
     if (st == DNL_OK)
       st = cl;
     if (st == DNL_OK && rename(tmp, a->logits_path) != 0)
-      st = dnl_error(DNL_ERR_IO, "%s: cannot rename %s: %s", a->logits_path, tmp,
-                     strerror(errno));
+      st = dnl_error(DNL_ERR_IO, "%s: cannot rename %s: %s", a->logits_path, tmp, strerror(errno));
   }
   if (st != DNL_OK && tmp[0])
     unlink(tmp);
   image_free(&p.img);
   image_free(&p.out);
   free(p.x), free(p.logits), free(p.pred);
+  infer_buffers_free(&p.bufs);
   return st;
 }
 
@@ -296,7 +307,7 @@ int cmd_predict(int argc, char **argv) {
     fprintf(stderr, "runner predict: %s\n", dnl_last_error());
   else if (!a.quiet)
     fprintf(stderr, "wrote %d label images to %s%s%s\n", a.nimages, a.out_dir,
-                    a.logits_path ? " and logits to " : "", a.logits_path ? a.logits_path : "");
+            a.logits_path ? " and logits to " : "", a.logits_path ? a.logits_path : "");
   session_close(&s);
   free(a.images);
   return st == DNL_OK ? 0 : 1;

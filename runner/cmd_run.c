@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lib/store/checkpoint.h"
 #include "lib/dist/dist.h"
 #include "runner/evaluate.h"
 #include "runner/train.h"
+#include "runner/weights_load.h"
 
 #define MAX_SETS 64
 
@@ -17,7 +17,7 @@ typedef struct run_args {
   const char *config;
   const char *sets[MAX_SETS + 1]; /* + the --device override, last so that it wins */
   int nsets;
-  const char *checkpoint;
+  const char *checkpoint, *map;
   int resume, quiet;
 } run_args;
 
@@ -47,6 +47,8 @@ static int parse_args(int argc, char **argv, run_args *a, const char *usage, boo
       a->sets[a->nsets++] = argv[++i];
     } else if (!strcmp(arg, "--checkpoint") && i + 1 < argc) {
       a->checkpoint = argv[++i];
+    } else if (!strcmp(arg, "--map") && i + 1 < argc && !strcmp(argv[0], "eval")) {
+      a->map = argv[++i];
     } else if (!strcmp(arg, "--resume")) {
       a->resume = 1;
     } else if (!strcmp(arg, "--quiet")) {
@@ -143,10 +145,16 @@ int cmd_train(int argc, char **argv) {
 
 int cmd_eval(int argc, char **argv) {
   static const char usage[] =
-      "usage: runner eval CONFIG --checkpoint FILE [--device cpu|cuda] [--set key=value]...\n"
-      "  evaluates a checkpoint on the config's validation split (eval.mode single,\n"
+      "usage: runner eval CONFIG --checkpoint FILE [--map MAP] [--device cpu|cuda]\n"
+      "                   [--set key=value]...\n"
+      "  evaluates weights on the config's validation split (eval.mode single,\n"
       "  multiscale or sliding; e.g. --set eval.mode=multiscale --set eval.flip=true)\n"
-      "  --device  run on this device instead of the config's device (no CPU fallback)\n";
+      "  --checkpoint  a training checkpoint, a file of runner import, or a PyTorch /\n"
+      "                safetensors file (the authors' models: --map published); every\n"
+      "                name and shape must be the config's network\n"
+      "  --map         how a PyTorch / safetensors file's names become this project's\n"
+      "                (none, torchcv, torchvision, mmseg, published)\n"
+      "  --device      run on this device instead of the config's device (no CPU fallback)\n";
   run_args a;
   int rc = parse_args(argc, argv, &a, usage, true);
   if (rc)
@@ -158,12 +166,19 @@ int cmd_eval(int argc, char **argv) {
   dist *d = open_ranks("eval");
   if (!d)
     return 1;
+  weights_source ws = {.path = a.checkpoint, .config = a.config};
+  if (a.map && weights_source_set_map(&ws, a.map) != DNL_OK) {
+    fprintf(stderr, "runner eval: %s\n", dnl_last_error());
+    return 2;
+  }
   session s;
   if (session_open(&s, a.config, a.sets, a.nsets) != DNL_OK ||
       session_open_data(&s, false, true) != DNL_OK ||
-      session_build_net(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
-      checkpoint_load(a.checkpoint, &s.ps, NULL) != DNL_OK)
+      session_build_net_for_eval(&s, dataset_num_classes(s.val_ds)) != DNL_OK ||
+      (ws.block = &s.cfg.net.block) == NULL || weights_load(&s.ps, &ws) != DNL_OK)
     return fail_ranks("eval", &s, d, false);
+  if (ws.note[0] && d->rank == 0)
+    fprintf(stderr, "note: %s\n", ws.note);
   /* under mpirun the ranks share the images; rank 0 prints */
   s.ctx.dist = d->size > 1 ? d : NULL;
   const bool lead = d->rank == 0;
@@ -191,8 +206,7 @@ int cmd_eval(int argc, char **argv) {
 
 /* The arguments and a CPU session (session_open_host) of a command that only
  * inspects a config: -1 when the session is open, else the exit status. */
-static int open_to_inspect(int argc, char **argv, const char *usage, const char *cmd,
-                           session *s) {
+static int open_to_inspect(int argc, char **argv, const char *usage, const char *cmd, session *s) {
   run_args a;
   const int rc = parse_args(argc, argv, &a, usage, false);
   if (rc)
@@ -224,10 +238,12 @@ int cmd_params(int argc, char **argv) {
     for (int d = 0; d < e->ndim; d++)
       t.shape[d] = e->shape[d];
     printf("%-48s %-20s %s\n", e->name, tensor_shape_str(&t, shape, sizeof shape),
-           e->kind == PARAM_BUFFER ? "buffer" : e->kind == PARAM_NO_DECAY ? "no-decay" : "");
+           e->kind == PARAM_BUFFER     ? "buffer"
+           : e->kind == PARAM_NO_DECAY ? "no-decay"
+                                       : "");
   }
-  printf("trainable parameters: %zu (%d tensors incl. buffers)\n",
-         params_count_trainable(&s.ps), s.ps.count);
+  printf("trainable parameters: %zu (%d tensors incl. buffers)\n", params_count_trainable(&s.ps),
+         s.ps.count);
   session_close(&s);
   return 0;
 }

@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include "data/dataset.h"
+#include "runner/cmd_run.h"
 #include "runner/estimate.h"
 #include "runner/sweep.h"
 #include "runner/sweep_child.h"
 #include "runner/sweep_cluster.h"
 #include "runner/sweep_local.h"
 #include "runner/sweep_plan.h"
+#include "runner/sweep_eval.h"
 
 typedef struct sweep_args {
   const char *file;
@@ -26,8 +28,9 @@ typedef struct sweep_args {
   const char *out_dir;
   int jobs, threads;
   int gpus; /* --dry-run: data-parallel processes the memory is split over */
-  bool dry_run, quiet;
+  bool dry_run, quiet, eval_only;
   sweep_cluster_args cluster; /* --worker, --slurm, --status and their options */
+  sweep_eval_opts eval;       /* --eval-only: checkpoint_dir, device */
 } sweep_args;
 
 static int usage(FILE *f, int rc) {
@@ -42,7 +45,10 @@ static int usage(FILE *f, int rc) {
           "  --only PAT     only runs whose name matches the shell pattern (e.g. 'dnl*'), and\n"
           "                 the stage runs they start from\n"
           "  --dry-run      list the runs, their settings, parameters, FLOPs and memory\n"
-          "  --gpus N       with --dry-run: memory per process when the batch is split over N\n");
+          "  --gpus N       with --dry-run: memory per process when the batch is split over N\n"
+          "  --eval-only --checkpoint-dir DIR [--device cpu|cuda]\n"
+          "                 evaluate the runs whose weights are DIR/<run>.pth / .h5 (the\n"
+          "                 authors' models: docs/pretrained.md) into DIR/<sweep>-published/\n");
   sweep_cluster_usage(f);
   return rc;
 }
@@ -81,6 +87,13 @@ static int parse(int argc, char **argv, sweep_args *a) {
         fprintf(stderr, "runner sweep: --gpus %s: expected a positive number\n", argv[i]);
         return 2;
       }
+    } else if (!strcmp(s, "--eval-only")) {
+      a->eval_only = true;
+    } else if (!strcmp(s, "--checkpoint-dir") && i + 1 < argc) {
+      a->eval.checkpoint_dir = argv[++i];
+    } else if (!strcmp(s, "--device") && i + 1 < argc) {
+      if (!(a->eval.device = cmd_device_override("sweep", argv[++i])))
+        return 2;
     } else if (!strcmp(s, "--dry-run")) {
       a->dry_run = true;
     } else if (!strcmp(s, "--quiet")) {
@@ -96,6 +109,11 @@ static int parse(int argc, char **argv, sweep_args *a) {
   }
   if (!a->file) {
     fprintf(stderr, "runner sweep: missing the sweep file\n");
+    return usage(stderr, 2);
+  }
+  if (a->eval_only != !!a->eval.checkpoint_dir || (a->eval.device && !a->eval_only)) {
+    fprintf(stderr, "runner sweep: --eval-only and --checkpoint-dir go together (--device "
+                    "with them)\n");
     return usage(stderr, 2);
   }
   return sweep_cluster_check(&a->cluster,
@@ -258,6 +276,13 @@ int cmd_sweep(int argc, char **argv) {
   }
   if (a.dry_run) {
     rc = dry_run(&a, &sw);
+    sweep_free(&sw);
+    return rc;
+  }
+  if (a.eval_only) {
+    a.eval = (sweep_eval_opts){a.eval.checkpoint_dir, a.out_dir, a.only, a.eval.device,
+                               a.threads, a.quiet};
+    rc = sweep_eval(&sw, &a.eval);
     sweep_free(&sw);
     return rc;
   }

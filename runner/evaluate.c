@@ -19,6 +19,9 @@ dnl_status eval_options(const run_config *cfg, infer_opts *o) {
   o->flip = cfg->eval_flip;
   o->crop = cfg->eval_crop;
   o->stride = cfg->eval_stride;
+  o->base_size = cfg->eval_base_size;
+  o->max_size = cfg->eval_max_size;
+  o->pad_to = cfg->eval_pad_to;
   return DNL_OK;
 }
 
@@ -69,6 +72,7 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
   const bool plain = o->mode == INFER_SINGLE && !o->flip;
   eval_stats es;
   eval_stats_init(&es, &s->net, !strcmp(s->cfg.dataset, "synth"));
+  infer_buffers bufs = {0};
   dnl_status st = DNL_OK;
   for (long i = 0; i < total && st == DNL_OK; i++) {
     const loader_batch *b;
@@ -89,7 +93,7 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
         break;
       }
     }
-    st = infer_image(&s->net, &s->ctx, b->images, b->h, b->w, o, logits);
+    st = infer_image(&s->net, &s->ctx, b->images, b->h, b->w, o, &bufs, logits);
     if (st != DNL_OK)
       break;
     logits_argmax(logits, k, pixels, pred);
@@ -108,6 +112,7 @@ dnl_status evaluate(session *s, const infer_opts *o, bool show_progress, eval_re
   free(logits);
   free(pred);
   free(label8);
+  infer_buffers_free(&bufs);
   loader_destroy(ld);
   if (st == DNL_OK)
     st = eval_stats_finish(&es, d, &out->stats);

@@ -1,5 +1,6 @@
 #include "runner/infer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,21 +17,22 @@ dnl_status infer_mode_parse(const char *name, infer_mode *out) {
   return DNL_OK;
 }
 
-/* host buffers of one inference, grown as needed */
-typedef struct host_buf {
-  float *p;
-  size_t n;
-} host_buf;
-
-static dnl_status grow(host_buf *b, size_t n) {
+/* b holds at least n floats (contents kept only when it does already) */
+static dnl_status grow(infer_buf *b, size_t n) {
   if (n <= b->n)
     return DNL_OK;
-  float *p = realloc(b->p, n * sizeof(float));
-  if (!p)
+  free(b->p);
+  b->p = malloc(n * sizeof(float));
+  b->n = b->p ? n : 0;
+  if (!b->p)
     return dnl_error(DNL_ERR_NOMEM, "inference: %zu floats of host memory", n);
-  b->p = p;
-  b->n = n;
   return DNL_OK;
+}
+
+void infer_buffers_free(infer_buffers *b) {
+  free(b->img.p), free(b->pass.p), free(b->up.p), free(b->win.p), free(b->wlog.p);
+  free(b->count.p), free(b->pad.p);
+  memset(b, 0, sizeof *b);
 }
 
 static void flip_rows(float *x, int planes, int h, int w) {
@@ -46,8 +48,7 @@ static void flip_rows(float *x, int planes, int h, int w) {
 }
 
 /* Network logits of a host image [3, h, w] into host out [classes, h, w]. */
-static dnl_status run_net(segnet *net, layer_ctx *ctx, const float *img, int h, int w,
-                          float *out) {
+static dnl_status run_net(segnet *net, layer_ctx *ctx, const float *img, int h, int w, float *out) {
   const dnl_backend *be = ctx->be;
   arena_reset(ctx->act);
   tensor x, logits, aux;
@@ -60,8 +61,8 @@ static dnl_status run_net(segnet *net, layer_ctx *ctx, const float *img, int h, 
 
 /* Sliding windows over a host image [3, h, w]: averaged logits into out. */
 static dnl_status run_sliding(segnet *net, layer_ctx *ctx, const float *img, int h, int w,
-                              const infer_opts *o, float *out, host_buf *win,
-                              host_buf *wlog, host_buf *count) {
+                              const infer_opts *o, float *out, infer_buffers *bufs) {
+  infer_buf *win = &bufs->win, *wlog = &bufs->wlog, *count = &bufs->count;
   const int k = net->cfg.classes;
   if (h <= o->crop && w <= o->crop)
     return run_net(net, ctx, img, h, w, out);
@@ -80,8 +81,8 @@ static dnl_status run_sliding(segnet *net, layer_ctx *ctx, const float *img, int
     for (int b = 0; b < nx; b++) {
       for (int c = 0; c < 3; c++)
         for (int y = 0; y < ch; y++)
-          memcpy(win->p + ((size_t)c * ch + y) * cw,
-                 img + ((size_t)c * h + ys[a] + y) * w + xs[b], (size_t)cw * sizeof(float));
+          memcpy(win->p + ((size_t)c * ch + y) * cw, img + ((size_t)c * h + ys[a] + y) * w + xs[b],
+                 (size_t)cw * sizeof(float));
       DNL_TRY(run_net(net, ctx, win->p, ch, cw, wlog->p));
       for (int c = 0; c < k; c++)
         for (int y = 0; y < ch; y++) {
@@ -100,8 +101,48 @@ static dnl_status run_sliding(segnet *net, layer_ctx *ctx, const float *img, int
   return DNL_OK;
 }
 
+/* A whole-image pass, zero-padded to a multiple of pad_to and cropped back. */
+static dnl_status run_padded(segnet *net, layer_ctx *ctx, const float *img, int h, int w,
+                             int pad_to, float *out, infer_buffers *bufs) {
+  const int k = net->cfg.classes;
+  const int ph = pad_to > 1 ? (h + pad_to - 1) / pad_to * pad_to : h;
+  const int pw = pad_to > 1 ? (w + pad_to - 1) / pad_to * pad_to : w;
+  if (ph == h && pw == w)
+    return run_net(net, ctx, img, h, w, out);
+  infer_buf *pad = &bufs->pad;
+  const size_t in = (size_t)3 * ph * pw, outn = (size_t)k * ph * pw;
+  DNL_TRY(grow(pad, in + outn));
+  float *pimg = pad->p, *plog = pad->p + in;
+  memset(pimg, 0, in * sizeof(float));
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < h; y++)
+      memcpy(pimg + ((size_t)c * ph + y) * pw, img + ((size_t)c * h + y) * w,
+             (size_t)w * sizeof(float));
+  DNL_TRY(run_net(net, ctx, pimg, ph, pw, plog));
+  for (int c = 0; c < k; c++)
+    for (int y = 0; y < h; y++)
+      memcpy(out + ((size_t)c * h + y) * w, plog + ((size_t)c * ph + y) * pw,
+             (size_t)w * sizeof(float));
+  return DNL_OK;
+}
+
+/* The size of a pass at scale s (see infer_opts: base_size). */
+static void pass_size(const infer_opts *o, int H, int W, double s, int *h, int *w) {
+  if (o->base_size <= 0) {
+    *h = (int)(H * s + 0.5);
+    *w = (int)(W * s + 0.5);
+    return;
+  }
+  double r = (double)o->base_size / (H < W ? H : W);
+  if (o->max_size > 0 && r * (H > W ? H : W) > o->max_size)
+    r = (double)o->max_size / (H > W ? H : W);
+  const int hb = (int)lround(H * r), wb = (int)lround(W * r);
+  *h = (int)(hb * s);
+  *w = (int)(wb * s);
+}
+
 dnl_status infer_image(segnet *net, layer_ctx *ctx, const float *image, int H, int W,
-                       const infer_opts *o, float *logits) {
+                       const infer_opts *o, infer_buffers *bufs, float *logits) {
   const int k = net->cfg.classes;
   const dnl_backend *host = cpu_backend();
   const bool was_training = ctx->training;
@@ -109,49 +150,48 @@ dnl_status infer_image(segnet *net, layer_ctx *ctx, const float *image, int H, i
   static const double one = 1.0;
   const double *scales = o->mode == INFER_SINGLE ? &one : o->scales;
   const int nscales = o->mode == INFER_SINGLE ? 1 : o->nscales;
-  host_buf img = {0}, pass = {0}, up = {0}, win = {0}, wlog = {0}, count = {0};
+  infer_buf *img = &bufs->img, *pass = &bufs->pass, *up = &bufs->up;
   dnl_status st = DNL_OK;
   memset(logits, 0, (size_t)k * H * W * sizeof(float));
   for (int si = 0; si < nscales && st == DNL_OK; si++) {
-    const int h = (int)(H * scales[si] + 0.5), w = (int)(W * scales[si] + 0.5);
+    int h, w;
+    pass_size(o, H, W, scales[si], &h, &w);
     if (h < 1 || w < 1) {
       st = dnl_error(DNL_ERR_ARG, "eval: scale %g makes the %dx%d image empty", scales[si], H, W);
       break;
     }
-    st = grow(&img, (size_t)3 * h * w);
+    st = grow(img, (size_t)3 * h * w);
     if (st == DNL_OK)
-      st = grow(&pass, (size_t)k * h * w);
+      st = grow(pass, (size_t)k * h * w);
     if (st == DNL_OK)
-      st = grow(&up, (size_t)k * H * W);
+      st = grow(up, (size_t)k * H * W);
     if (st != DNL_OK)
       break;
     for (int f = 0; f < (o->flip ? 2 : 1) && st == DNL_OK; f++) {
       if (h == H && w == W) {
-        memcpy(img.p, image, (size_t)3 * H * W * sizeof(float));
+        memcpy(img->p, image, (size_t)3 * H * W * sizeof(float));
       } else {
         resize_shape rs = {1, 3, H, W, h, w, false};
-        host->resize_forward(&rs, image, img.p);
+        host->resize_forward(&rs, image, img->p);
       }
       if (f)
-        flip_rows(img.p, 3, h, w);
-      st = o->mode == INFER_SLIDING
-               ? run_sliding(net, ctx, img.p, h, w, o, pass.p, &win, &wlog, &count)
-               : run_net(net, ctx, img.p, h, w, pass.p);
+        flip_rows(img->p, 3, h, w);
+      st = o->mode == INFER_SLIDING ? run_sliding(net, ctx, img->p, h, w, o, pass->p, bufs)
+                                    : run_padded(net, ctx, img->p, h, w, o->pad_to, pass->p, bufs);
       if (st != DNL_OK)
         break;
       if (f)
-        flip_rows(pass.p, k, h, w);
-      const float *add = pass.p;
+        flip_rows(pass->p, k, h, w);
+      const float *add = pass->p;
       if (h != H || w != W) {
         resize_shape rs = {1, k, h, w, H, W, true};
-        host->resize_forward(&rs, pass.p, up.p);
-        add = up.p;
+        host->resize_forward(&rs, pass->p, up->p);
+        add = up->p;
       }
       for (size_t i = 0; i < (size_t)k * H * W; i++)
         logits[i] += add[i];
     }
   }
-  free(img.p), free(pass.p), free(up.p), free(win.p), free(wlog.p), free(count.p);
   ctx->training = was_training;
   return st;
 }

@@ -110,6 +110,9 @@ static const cfg_key keys[] = {
     {"eval.crop", CFG_INT, 8, 8192, NULL, "sliding window crop (default 769)"},
     {"eval.stride", CFG_INT, 1, 8192, NULL, "sliding window stride (default 512)"},
     {"eval.limit", CFG_INT, 0, 100000000, NULL, "evaluate the first N images only (0: all)"},
+    {"eval.base_size", CFG_INT, 0, 8192, NULL, "single/multiscale: short side resized to this before the scales (ADE20K/Pascal: 520; 0 off)"},
+    {"eval.max_size", CFG_INT, 0, 16384, NULL, "with eval.base_size: long side at most this (1040; 0 no limit)"},
+    {"eval.pad_to", CFG_INT, 0, 256, NULL, "single/multiscale: pad each pass with zeros to a multiple of this (8; 0 off)"},
 
     {"output", CFG_GROUP, NO_RANGE, NULL, "result files"},
     {"output.dir", CFG_STRING, NO_RANGE, NULL, "results folder (default results)"},
@@ -297,6 +300,9 @@ dnl_status run_config_read(const config_t *c, run_config *r) {
   r->eval_crop = (int)cfg_get_int(c, "eval.crop", 769);
   r->eval_stride = (int)cfg_get_int(c, "eval.stride", 512);
   r->eval_limit = cfg_get_int(c, "eval.limit", 0);
+  r->eval_base_size = (int)cfg_get_int(c, "eval.base_size", 0);
+  r->eval_max_size = (int)cfg_get_int(c, "eval.max_size", 0);
+  r->eval_pad_to = (int)cfg_get_int(c, "eval.pad_to", 0);
 
   STR(r->out_dir, "output.dir", "results");
   STR(r->sweep, "output.sweep", "");

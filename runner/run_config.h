@@ -58,6 +58,9 @@ typedef struct run_config {
   bool eval_flip;
   int eval_crop, eval_stride;
   long eval_limit; /* first N validation images; 0 = all */
+  int eval_base_size, eval_max_size; /* whole-image passes: short side first resized to
+                                        base (long side at most max); 0 off */
+  int eval_pad_to;                    /* whole-image passes: zero padding to a multiple */
 
   /* output */
   char out_dir[1024];

@@ -150,6 +150,13 @@ dnl_status session_build_net(session *s, int classes) {
   return params_init_values(&s->ps, (uint64_t)s->cfg.seed);
 }
 
+dnl_status session_build_net_for_eval(session *s, int classes) {
+  s->cfg.net.classes = classes;
+  DNL_TRY(segnet_init(&s->net, &s->ps, &s->cfg.net));
+  s->net_ready = true;
+  return params_finalize_values(&s->ps, s->be);
+}
+
 void session_close(session *s) {
   layer_ctx_free(&s->ctx);
   arena_free(&s->act);

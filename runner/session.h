@@ -45,6 +45,9 @@ dnl_status session_open_data(session *s, bool train, bool val);
  * from the seed (model.init is loaded by a fresh training run only: eval,
  * predict and resume replace every value from their checkpoint). */
 dnl_status session_build_net(session *s, int classes);
+/* Evaluation and prediction: the network with its values only (no gradients,
+ * no momentum, no initial values: every one comes from the weights file). */
+dnl_status session_build_net_for_eval(session *s, int classes);
 void session_close(session *s);
 
 /* Makes sure a synthetic dataset exists under root (generated when absent). */

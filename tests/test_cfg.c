@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/config/cfg.h"
+#include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
 static const char *const whiten_choices[] = {"none", "in", "ln", NULL};
@@ -103,4 +104,36 @@ Test(cfg, missing_file_is_an_error) {
   cr_assert_eq(cfg_load(&c, "/nonexistent/x.cfg"), DNL_ERR_IO);
   cr_assert(strstr(dnl_last_error(), "/nonexistent/x.cfg"));
   config_destroy(&c);
+}
+
+/* A base that names its own file, or any cycle of bases, is refused naming the
+ * cycle (it crashed); the config can be destroyed afterwards; a chain works. */
+Test(cfg, base_cycle_is_refused_naming_it) {
+  char dir[128], a[256], b[256], self[256], top[256];
+  tmpdir_make(dir, sizeof dir, "cfg_base");
+  tmpdir_path(a, sizeof a, dir, "a.cfg");
+  tmpdir_path(b, sizeof b, dir, "b.cfg");
+  tmpdir_path(self, sizeof self, dir, "self.cfg");
+  tmpdir_path(top, sizeof top, dir, "top.cfg");
+  file_write_text(self, "base = \"self.cfg\";\nseed = 1;\n");
+  file_write_text(a, "base = \"b.cfg\";\n");
+  file_write_text(b, "base = \"a.cfg\";\nseed = 2;\n");
+  file_write_text(top, "base = \"a.cfg\";\n");
+  config_t c;
+  cr_assert_eq(cfg_load_layered(&c, self, &schema), DNL_ERR_ARG);
+  cr_assert(strstr(dnl_last_error(), "config bases form a cycle") &&
+                strstr(dnl_last_error(), "self.cfg -> ") &&
+                strstr(dnl_last_error() + strlen(dnl_last_error()) - 8, "self.cfg"),
+            "%s", dnl_last_error());
+  config_destroy(&c);
+  cr_assert_eq(cfg_load_layered(&c, top, &schema), DNL_ERR_ARG);
+  cr_assert(strstr(dnl_last_error(), "a.cfg -> ") && strstr(dnl_last_error(), "b.cfg -> "),
+            "%s", dnl_last_error());
+  config_destroy(&c);
+  file_write_text(b, "seed = 2;\n");
+  TRY_OK(cfg_load_layered(&c, top, &schema));
+  int seed = 0;
+  cr_assert(config_lookup_int(&c, "seed", &seed) && seed == 2);
+  config_destroy(&c);
+  tmpdir_remove(dir);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/store/checkpoint.h"
+#include "lib/store/h5attr.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
@@ -255,5 +256,56 @@ Test(checkpoint, rejects_files_that_are_not_checkpoints) {
   cr_assert_eq(checkpoint_load(path, &a.ps, NULL), DNL_ERR_IO);
   cr_assert(strstr(dnl_last_error(), "No such file"), "%s", dnl_last_error());
   params_free(&a.ps);
+  tmpdir_remove(dir);
+}
+
+/* Sets the root attributes format and format_version of an HDF5 file. */
+static void set_format(const char *path, const char *format, int64_t version) {
+  hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+  cr_assert(f >= 0, "%s", path);
+  TRY_OK(h5attr_write_str(f, "format", format));
+  TRY_OK(h5attr_write_i64(f, "format_version", version));
+  H5Fclose(f);
+}
+
+/* Files written before the head's concatenation order changed (format_version
+ * 1) would load head.bottleneck.weight onto swapped input channels: resume,
+ * eval and model.init refuse them, naming the file, the version and why. An
+ * import without the head is unaffected. */
+Test(checkpoint, refuses_files_of_the_old_head_order) {
+  char dir[64], path[128];
+  tmpdir_make(dir, sizeof dir, "ckpt");
+  tmpdir_path(path, sizeof path, dir, "old.ckpt");
+  const net_spec head[] = {{"head.bottleneck.weight", 4, {4, 12, 3, 3}, PARAM_TRAINABLE}};
+  toy_net a;
+  net_build(&a, head, 1, 1.0f, 1);
+  checkpoint_meta m = some_meta();
+  TRY_OK(checkpoint_save(path, &a.ps, &m));
+  set_format(path, "dnl-checkpoint", 1);
+  cr_assert_eq(checkpoint_load(path, &a.ps, NULL), DNL_ERR_FORMAT);
+  const char *e = dnl_last_error();
+  cr_assert(strstr(e, path) && strstr(e, "dnl-checkpoint format_version 1") &&
+                strstr(e, "[layer4, block branch]") && strstr(e, "retrain"),
+            "%s", e);
+  checkpoint_report rep;
+  cr_assert_eq(checkpoint_load_partial(path, &a.ps, &rep), DNL_ERR_FORMAT);
+  cr_assert(strstr(dnl_last_error(), "format_version 1"), "%s", dnl_last_error());
+
+  set_format(path, "dnl-import", 1);
+  cr_assert_eq(checkpoint_load_partial(path, &a.ps, &rep), DNL_ERR_FORMAT);
+  cr_assert(strstr(dnl_last_error(), "runner import"), "%s", dnl_last_error());
+  set_format(path, "dnl-import", 2);
+  TRY_OK(checkpoint_load_partial(path, &a.ps, &rep));
+  checkpoint_report_free(&rep);
+  params_free(&a.ps);
+
+  toy_net b;
+  net_build(&b, base_spec, BASE_COUNT, 1.0f, 2);
+  TRY_OK(checkpoint_save(path, &b.ps, &m));
+  set_format(path, "dnl-import", 1);
+  TRY_OK(checkpoint_load_partial(path, &b.ps, &rep));
+  cr_assert_eq(rep.loaded.count, BASE_COUNT);
+  checkpoint_report_free(&rep);
+  params_free(&b.ps);
   tmpdir_remove(dir);
 }

@@ -10,15 +10,21 @@
 /* ---- arena ---- */
 
 /* The CPU backend with its allocations counted. */
-static int alloc_calls;
+static int alloc_calls, free_calls;
 static dnl_status counting_alloc(size_t bytes, void **out) {
   alloc_calls++;
   return cpu_backend()->alloc(bytes, out);
 }
 
+static void counting_free(void *p) {
+  free_calls++;
+  cpu_backend()->free(p);
+}
+
 static dnl_backend counting_backend(void) {
   dnl_backend be = *cpu_backend();
   be.alloc = counting_alloc;
+  be.free = counting_free;
   return be;
 }
 
@@ -99,6 +105,30 @@ Test(arena, release_frees_back_to_the_mark) {
   cr_assert_eq(tmp[0] - kept[0], 512, "one block: the temporary right after the kept one");
   cr_assert_eq(kept[1], tmp[0], "the last allocation takes the released place");
   cr_assert_eq(a.peak, 512u + 2048u);
+  arena_free(&a);
+}
+
+/* A first pass that releases as it goes keeps only the newest (largest) of the
+ * blocks it outgrew: inference over units of growing temporaries does not keep
+ * every block it ever needed. */
+Test(arena, release_frees_outgrown_blocks) {
+  dnl_backend be = counting_backend();
+  arena a;
+  alloc_calls = free_calls = 0;
+  TRY_OK(arena_init(&a, &be, 1024));
+  void *kept, *t;
+  TRY_OK(arena_alloc(&a, 256, &kept));
+  const arena_mark m = arena_get_mark(&a);
+  TRY_OK(arena_alloc(&a, 2048, &t)); /* block 2 */
+  TRY_OK(arena_alloc(&a, 4096, &t)); /* block 3 */
+  TRY_OK(arena_alloc(&a, 8192, &t)); /* block 4 */
+  cr_assert_eq(alloc_calls, 4);
+  arena_release(&a, m);
+  cr_assert_eq(free_calls, 2, "blocks 2 and 3 freed, the newest kept");
+  void *again;
+  TRY_OK(arena_alloc(&a, 8000, &again));
+  cr_assert_eq(again, t, "the kept block is reused");
+  cr_assert_eq(alloc_calls, 4);
   arena_free(&a);
 }
 

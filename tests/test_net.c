@@ -1,8 +1,13 @@
 #include <hdf5.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/image.h"
 #include "net/segnet.h"
+#include "runner/run_config.h"
 #include "tests/test_tmpdir.h"
 #include "tests/test_util.h"
 
@@ -16,8 +21,12 @@ static block_config dnl_block(bool scale) {
 /* The paper's ResNet-101 + DNL for 19 classes has exactly the names, shapes and
  * trainable count of the PyTorch construction of SPEC 2 (tests/fixtures/net.h5). */
 Test(net, resnet101_dnl_names_shapes_and_count) {
-  segnet_config cfg = {.backbone = {.depth = 101, .width = 1.0f}, .head_width = 512,
-                       .classes = 19, .dropout = 0.1f, .aux = true, .block = dnl_block(false)};
+  segnet_config cfg = {.backbone = {.depth = 101, .width = 1.0f},
+                       .head_width = 512,
+                       .classes = 19,
+                       .dropout = 0.1f,
+                       .aux = true,
+                       .block = dnl_block(false)};
   param_store ps;
   params_init(&ps);
   segnet net;
@@ -62,7 +71,10 @@ Test(net, resnet101_dnl_names_shapes_and_count) {
 /* The tiny network of tests/reference/make_net_fixtures.py with its weights. */
 static void load_tiny(test_env *env, segnet *net, float dropout) {
   segnet_config cfg = {.backbone = {.depth = 18, .layers = {1, 1, 1, 1}, .width = 0.125f},
-                       .head_width = 16, .classes = 3, .dropout = dropout, .aux = true,
+                       .head_width = 16,
+                       .classes = 3,
+                       .dropout = dropout,
+                       .aux = true,
                        .block = dnl_block(true)};
   test_env_init(env, 1);
   TRY_OK(segnet_init(net, &env->ps, &cfg));
@@ -132,14 +144,76 @@ Test(net, tiny_training_gradients_match_pytorch) {
   test_env_free(&env);
 }
 
+/* max |a - b| over max |b|: the error relative to the largest value */
+static double max_rel_error(const float *a, const float *b, size_t n) {
+  double err = 0, big = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double d = fabs((double)a[i] - b[i]), m = fabs((double)b[i]);
+    err = d > err ? d : err;
+    big = m > big ? m : big;
+  }
+  return big > 0 ? err / big : err;
+}
+
+/* The head built the way the original code builds it (tests/reference/
+ * published_net.py: conva, block, convb, then the bottleneck on
+ * torch.cat([layer4, branch], 1)), for both published block families, with the
+ * weights renamed in Python by SPEC 7's table: our eval-mode logits of the
+ * fixed image equal PyTorch's. */
+Test(net, published_layout_logits_match_pytorch) {
+  const char *rows[] = {"nowd_in", "nowd_ln", "temp_in", "nl"};
+  for (int r = 0; r < 4; r++) {
+    char file[128], ds[PARAM_NAME_MAX + 32];
+    snprintf(file, sizeof file, "published/%s.cfg", rows[r]);
+    config_t c;
+    run_config rc;
+    TRY_OK(cfg_load(&c, fixture_path(file)));
+    TRY_OK(run_config_read(&c, &rc));
+    config_destroy(&c);
+    dataset_info info;
+    TRY_OK(dataset_info_get(rc.dataset, &info));
+    rc.net.classes = info.num_classes;
+    test_env env;
+    segnet net;
+    test_env_init(&env, 1);
+    TRY_OK(segnet_init(&net, &env.ps, &rc.net));
+    test_env_finalize(&env, 0);
+    for (int i = 0; i < env.ps.count; i++) {
+      param_entry *e = &env.ps.entries[i];
+      snprintf(ds, sizeof ds, "%s/state/%s", rows[r], e->name);
+      h5io_array a = fixture_floats("published/reference.h5", ds, e->numel);
+      memcpy(e->value->data, a.data, e->numel * sizeof(float));
+      h5io_array_free(&a);
+    }
+    image img = {0};
+    TRY_OK(image_read_rgb(fixture_path("published/image.png"), &img));
+    augment_config ac;
+    TRY_OK(augment_defaults(rc.dataset, &ac));
+    float *x = malloc((size_t)3 * img.w * img.h * sizeof(float));
+    augment_normalize(&ac, &img, x);
+    tensor xt = tensor_view4(x, DEVICE_CPU, 1, 3, img.h, img.w), logits, aux;
+    env.ctx.training = false;
+    TRY_OK(segnet_forward(&net, &env.ctx, &xt, &logits, &aux));
+    const size_t n = (size_t)info.num_classes * img.h * img.w;
+    snprintf(ds, sizeof ds, "%s/logits", rows[r]);
+    h5io_array want = fixture_floats("published/reference.h5", ds, n);
+    const double rel = max_rel_error(logits.data, want.data, n);
+    cr_assert(rel < 1e-4, "%s: logits differ from PyTorch's by %.3g of the largest", rows[r], rel);
+    h5io_array_free(&want);
+    free(x);
+    image_free(&img);
+    segnet_free(&net);
+    test_env_free(&env);
+  }
+}
+
 /* params and config build the network without running it: a config for the
  * GPU works on any machine (this one has none, or the build has no CUDA). */
 Test(net, params_and_config_of_a_cuda_config_need_no_gpu, .timeout = 120) {
   char dir[256];
   tmpdir_make(dir, sizeof dir, "net_cli");
   char *out, *err;
-  int rc = test_run_program(dir, "runner params experiments/base/cityscapes_r101.cfg", &out,
-                            &err);
+  int rc = test_run_program(dir, "runner params experiments/base/cityscapes_r101.cfg", &out, &err);
   cr_assert_eq(rc, 0, "runner params: %s", err);
   cr_assert(strstr(out, "trainable parameters: 71484392"), "output: %s", out);
   rc = test_run_program(dir, "runner config experiments/base/cityscapes_r101.cfg", &out, &err);

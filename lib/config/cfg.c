@@ -38,7 +38,8 @@ static dnl_status merge_missing(config_t *dst, const config_setting_t *src, cons
       if (have && config_setting_type(have) != CONFIG_TYPE_GROUP)
         continue;
       if (!have && config_setting_length(m) == 0) {
-        config_setting_t *parent = prefix[0] ? config_lookup(dst, prefix) : config_root_setting(dst);
+        config_setting_t *parent =
+            prefix[0] ? config_lookup(dst, prefix) : config_root_setting(dst);
         if (!parent || !config_setting_add(parent, config_setting_name(m), CONFIG_TYPE_GROUP))
           return dnl_error(DNL_ERR_ARG, "config: cannot merge group %s", path);
         continue;
@@ -51,10 +52,47 @@ static dnl_status merge_missing(config_t *dst, const config_setting_t *src, cons
   return DNL_OK;
 }
 
+/* The files of a base chain, outermost first, to name a cycle. */
+#define BASE_CHAIN_MAX 16
+typedef struct base_chain {
+  char *real[BASE_CHAIN_MAX]; /* realpath of each file (or the path as given) */
+  const char *given[BASE_CHAIN_MAX];
+  int n;
+} base_chain;
+
+/* "a.cfg -> b.cfg -> a.cfg" from the file at index `from` to the repeated one */
+static dnl_status cycle_error(const base_chain *ch, int from, const char *again) {
+  char text[2048];
+  size_t n = 0;
+  for (int i = from; i < ch->n && n < sizeof text; i++)
+    n += (size_t)snprintf(text + n, sizeof text - n, "%s -> ", ch->given[i]);
+  if (n < sizeof text)
+    snprintf(text + n, sizeof text - n, "%s", again);
+  return dnl_error(DNL_ERR_ARG, "%s: config bases form a cycle: %s", ch->given[0], text);
+}
+
 static dnl_status load_layered(config_t *c, const char *path, const cfg_schema *schema,
-                               int depth) {
-  if (depth > 8)
-    return dnl_error(DNL_ERR_ARG, "%s: base chain deeper than 8 (a cycle?)", path);
+                               base_chain *ch) {
+  /* c is initialised on every path, so that callers can always destroy it */
+  config_init(c);
+  char *real = realpath(path, NULL);
+  if (!real)
+    real = strdup(path);
+  if (!real)
+    return dnl_error(DNL_ERR_NOMEM, "%s: out of memory", path);
+  for (int i = 0; i < ch->n; i++)
+    if (!strcmp(ch->real[i], real)) {
+      free(real);
+      return cycle_error(ch, i, path);
+    }
+  if (ch->n == BASE_CHAIN_MAX) {
+    free(real);
+    return dnl_error(DNL_ERR_ARG, "%s: base chain deeper than %d files", ch->given[0],
+                     BASE_CHAIN_MAX);
+  }
+  ch->real[ch->n] = real;
+  ch->given[ch->n++] = path;
+  config_destroy(c);
   DNL_TRY(cfg_load(c, path));
   config_setting_t *b = config_lookup(c, "base");
   if (!b)
@@ -79,14 +117,16 @@ static dnl_status load_layered(config_t *c, const char *path, const cfg_schema *
     snprintf(base_path, len, "%s/%s", dirname(copy), name);
   free(copy);
   config_t base;
-  dnl_status st = load_layered(&base, base_path, schema, depth + 1);
+  dnl_status st = load_layered(&base, base_path, schema, ch);
   if (st == DNL_OK)
     st = cfg_validate(&base, schema);
   if (st == DNL_OK)
     st = merge_missing(c, config_root_setting(&base), "");
   config_destroy(&base);
   if (st != DNL_OK) {
-    dnl_error_context(st, "%s", cfg_where(b, where, sizeof where));
+    /* a cycle's message names the whole chain already */
+    if (!strstr(dnl_last_error(), "form a cycle"))
+      dnl_error_context(st, "%s", cfg_where(b, where, sizeof where));
     free(base_path);
     return st;
   }
@@ -96,7 +136,11 @@ static dnl_status load_layered(config_t *c, const char *path, const cfg_schema *
 }
 
 dnl_status cfg_load_layered(config_t *c, const char *path, const cfg_schema *schema) {
-  return load_layered(c, path, schema, 0);
+  base_chain ch = {.n = 0};
+  dnl_status st = load_layered(c, path, schema, &ch);
+  for (int i = 0; i < ch.n; i++)
+    free(ch.real[i]);
+  return st;
 }
 
 dnl_status cfg_parse_string(config_t *c, const char *text, const char *name) {
@@ -125,25 +169,32 @@ const cfg_key *cfg_schema_find(const cfg_schema *schema, const char *path) {
 
 static const char *type_name(cfg_type t) {
   switch (t) {
-  case CFG_INT: return "an integer";
-  case CFG_FLOAT: return "a number";
-  case CFG_BOOL: return "true or false";
-  case CFG_STRING: return "a string";
-  case CFG_INT_ARRAY: return "an array of integers";
-  case CFG_FLOAT_ARRAY: return "an array of numbers";
-  case CFG_STRING_ARRAY: return "an array of strings";
-  case CFG_GROUP: return "a group { ... }";
+  case CFG_INT:
+    return "an integer";
+  case CFG_FLOAT:
+    return "a number";
+  case CFG_BOOL:
+    return "true or false";
+  case CFG_STRING:
+    return "a string";
+  case CFG_INT_ARRAY:
+    return "an array of integers";
+  case CFG_FLOAT_ARRAY:
+    return "an array of numbers";
+  case CFG_STRING_ARRAY:
+    return "an array of strings";
+  case CFG_GROUP:
+    return "a group { ... }";
   }
   return "?";
 }
 
 static bool has_range(const cfg_key *k) { return k->min <= k->max; }
 
-static dnl_status check_number(const cfg_key *k, const char *where, const char *path,
-                               double v) {
+static dnl_status check_number(const cfg_key *k, const char *where, const char *path, double v) {
   if (has_range(k) && (v < k->min || v > k->max))
-    return dnl_error(DNL_ERR_ARG, "%s: %s = %g is out of range, expected %g..%g", where, path,
-                     v, k->min, k->max);
+    return dnl_error(DNL_ERR_ARG, "%s: %s = %g is out of range, expected %g..%g", where, path, v,
+                     k->min, k->max);
   return DNL_OK;
 }
 
@@ -156,22 +207,36 @@ static dnl_status check_setting(const config_setting_t *s, const cfg_key *k, con
   int t = config_setting_type(s);
   bool ok;
   switch (k->type) {
-  case CFG_INT: ok = is_int(t); break;
-  case CFG_FLOAT: ok = is_number(t); break;
-  case CFG_BOOL: ok = t == CONFIG_TYPE_BOOL; break;
-  case CFG_STRING: ok = t == CONFIG_TYPE_STRING; break;
+  case CFG_INT:
+    ok = is_int(t);
+    break;
+  case CFG_FLOAT:
+    ok = is_number(t);
+    break;
+  case CFG_BOOL:
+    ok = t == CONFIG_TYPE_BOOL;
+    break;
+  case CFG_STRING:
+    ok = t == CONFIG_TYPE_STRING;
+    break;
   case CFG_INT_ARRAY:
   case CFG_FLOAT_ARRAY:
-  case CFG_STRING_ARRAY: ok = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST; break;
-  case CFG_GROUP: ok = t == CONFIG_TYPE_GROUP; break;
-  default: ok = false;
+  case CFG_STRING_ARRAY:
+    ok = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST;
+    break;
+  case CFG_GROUP:
+    ok = t == CONFIG_TYPE_GROUP;
+    break;
+  default:
+    ok = false;
   }
   if (!ok)
     return dnl_error(DNL_ERR_ARG, "%s: %s has the wrong type, expected %s", where, path,
                      type_name(k->type));
   if (k->type == CFG_INT || k->type == CFG_FLOAT)
     return check_number(k, where, path,
-                        is_int(t) ? (double)config_setting_get_int64(s) : config_setting_get_float(s));
+                        is_int(t) ? (double)config_setting_get_int64(s)
+                                  : config_setting_get_float(s));
   if (k->type == CFG_STRING && k->choices) {
     const char *v = config_setting_get_string(s);
     for (const char *const *c = k->choices; *c; c++)
@@ -193,8 +258,8 @@ static dnl_status check_setting(const config_setting_t *s, const cfg_key *k, con
       int et = config_setting_type(e);
       bool eok = k->type == CFG_INT_ARRAY ? is_int(et) : is_number(et);
       if (!eok)
-        return dnl_error(DNL_ERR_ARG, "%s: %s[%d] has the wrong type, expected %s", where,
-                         path, i, k->type == CFG_INT_ARRAY ? "an integer" : "a number");
+        return dnl_error(DNL_ERR_ARG, "%s: %s[%d] has the wrong type, expected %s", where, path, i,
+                         k->type == CFG_INT_ARRAY ? "an integer" : "a number");
       double v = is_int(et) ? (double)config_setting_get_int64(e) : config_setting_get_float(e);
       DNL_TRY(check_number(k, where, path, v));
     }
@@ -219,8 +284,7 @@ static dnl_status walk(const config_setting_t *group, const char *prefix,
     const cfg_key *k = cfg_schema_find(schema, path);
     if (!k) {
       char where[512];
-      return dnl_error(DNL_ERR_ARG, "%s: unknown key %s", cfg_where(s, where, sizeof where),
-                       path);
+      return dnl_error(DNL_ERR_ARG, "%s: unknown key %s", cfg_where(s, where, sizeof where), path);
     }
     DNL_TRY(check_setting(s, k, path));
     if (k->type == CFG_GROUP)
@@ -292,12 +356,23 @@ int cfg_get_string_array(const config_t *c, const char *path, const char **out, 
 static dnl_status copy_scalar(config_setting_t *dst, const config_setting_t *src) {
   int ok = CONFIG_FALSE;
   switch (config_setting_type(src)) {
-  case CONFIG_TYPE_INT: ok = config_setting_set_int(dst, config_setting_get_int(src)); break;
-  case CONFIG_TYPE_INT64: ok = config_setting_set_int64(dst, config_setting_get_int64(src)); break;
-  case CONFIG_TYPE_FLOAT: ok = config_setting_set_float(dst, config_setting_get_float(src)); break;
-  case CONFIG_TYPE_BOOL: ok = config_setting_set_bool(dst, config_setting_get_bool(src)); break;
-  case CONFIG_TYPE_STRING: ok = config_setting_set_string(dst, config_setting_get_string(src)); break;
-  default: break;
+  case CONFIG_TYPE_INT:
+    ok = config_setting_set_int(dst, config_setting_get_int(src));
+    break;
+  case CONFIG_TYPE_INT64:
+    ok = config_setting_set_int64(dst, config_setting_get_int64(src));
+    break;
+  case CONFIG_TYPE_FLOAT:
+    ok = config_setting_set_float(dst, config_setting_get_float(src));
+    break;
+  case CONFIG_TYPE_BOOL:
+    ok = config_setting_set_bool(dst, config_setting_get_bool(src));
+    break;
+  case CONFIG_TYPE_STRING:
+    ok = config_setting_set_string(dst, config_setting_get_string(src));
+    break;
+  default:
+    break;
   }
   return ok == CONFIG_TRUE ? DNL_OK : dnl_error(DNL_ERR_ARG, "config: cannot copy a value");
 }

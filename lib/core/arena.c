@@ -74,10 +74,20 @@ arena_mark arena_get_mark(const arena *a) {
 }
 
 void arena_release(arena *a, arena_mark m) {
-  /* blocks added since the mark are emptied and kept: the next allocations
-   * reuse the newest, and the next reset merges them all */
-  for (arena_block *b = a->blocks; b && b != m.block; b = b->next)
-    b->top = 0;
+  /* blocks added since the mark are emptied: the newest (the largest: sizes
+   * never shrink along the chain) is kept for the next allocations, the others
+   * are freed at once, so that a first pass that releases as it goes (eval)
+   * does not keep every block it ever needed; the next reset merges the rest */
+  arena_block *newest = a->blocks;
+  if (newest && newest != m.block) {
+    newest->top = 0;
+    while (newest->next && newest->next != m.block) {
+      arena_block *dead = newest->next;
+      newest->next = dead->next;
+      a->be->free(dead->base);
+      free(dead);
+    }
+  }
   if (m.block)
     m.block->top = m.top;
   a->used = m.used;

@@ -138,7 +138,7 @@ typedef struct dnl_backend {
   dnl_status (*bn_forward_eval)(int n, int c, int hw, float eps, const float *x,
                                 const float *gamma, const float *beta,
                                 const float *running_mean, const float *running_var,
-                                float *y);
+                                float *y); /* x == y allowed */
   /* stats = [sum dy, sum dy * xhat, n * hw] with xhat = (x - mean) * invstd
    * (overwritten); the same sums accumulate into dbeta and dgamma (NULL: skipped) */
   dnl_status (*bn_backward_stats)(int n, int c, int hw, const float *x, const float *dy,

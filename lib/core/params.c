@@ -108,25 +108,33 @@ static dnl_status alloc_zeroed(const dnl_backend *be, size_t n, float **out) {
   return be->fill(p, n, 0.0f);
 }
 
-dnl_status params_finalize(param_store *ps, const dnl_backend *be) {
+static dnl_status finalize(param_store *ps, const dnl_backend *be, bool training) {
   if (ps->finalized)
     return dnl_error(DNL_ERR_ARG, "params: finalize called twice");
   ps->be = be;
   dnl_status s = alloc_zeroed(be, ps->total, &ps->values);
-  if (s == DNL_OK)
+  if (s == DNL_OK && training)
     s = alloc_zeroed(be, ps->total, &ps->grads);
-  if (s == DNL_OK)
+  if (s == DNL_OK && training)
     s = alloc_zeroed(be, ps->total, &ps->momentum);
   if (s != DNL_OK)
     return dnl_error_context(s, "params: %zu floats on %s", ps->total, be->name);
   for (int i = 0; i < ps->count; i++) {
     param_entry *e = &ps->entries[i];
     *e->value = tensor_view(ps->values + e->offset, be->device, e->ndim, e->shape);
-    if (e->grad)
+    if (e->grad && training)
       *e->grad = tensor_view(ps->grads + e->offset, be->device, e->ndim, e->shape);
   }
   ps->finalized = true;
   return DNL_OK;
+}
+
+dnl_status params_finalize(param_store *ps, const dnl_backend *be) {
+  return finalize(ps, be, true);
+}
+
+dnl_status params_finalize_values(param_store *ps, const dnl_backend *be) {
+  return finalize(ps, be, false);
 }
 
 dnl_status params_init_values(param_store *ps, uint64_t seed) {
@@ -172,10 +180,14 @@ size_t params_count_trainable(const param_store *ps) {
 dnl_status params_zero_grad(param_store *ps) {
   if (!ps->finalized)
     return dnl_error(DNL_ERR_ARG, "params: zero_grad before finalize");
+  if (!ps->grads)
+    return dnl_error(DNL_ERR_ARG, "params: finalized for inference, without gradients");
   return ps->be->fill(ps->grads, ps->total, 0.0f);
 }
 
 dnl_status params_sgd_step(param_store *ps, float lr, float momentum, float weight_decay) {
+  if (!ps->grads || !ps->momentum)
+    return dnl_error(DNL_ERR_ARG, "params: finalized for inference, without gradients");
   if (!ps->finalized)
     return dnl_error(DNL_ERR_ARG, "params: sgd_step before finalize");
   for (int i = 0; i < ps->count; i++) {

@@ -82,6 +82,9 @@ dnl_status params_tie_init(param_store *ps, const char *name, const char *source
 dnl_status params_set_lr_mult(param_store *ps, const char *prefix, float mult, int *count);
 
 dnl_status params_finalize(param_store *ps, const dnl_backend *be);
+/* Inference: the values only (grads and momentum NULL, gradient tensors
+ * without data); zero_grad, sgd_step and checkpoint_save refuse such a store. */
+dnl_status params_finalize_values(param_store *ps, const dnl_backend *be);
 /* Fills every value from its init rule (host side, then uploads); random rules
  * draw from the entry's own stream rng_seed3(seed, PARAMS_INIT_DOMAIN,
  * rng_hash_name(name)). */

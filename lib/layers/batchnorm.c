@@ -59,6 +59,16 @@ static dnl_status sum_over_ranks(const batchnorm_layer *l, layer_ctx *ctx, doubl
                                l->name);
 }
 
+dnl_status batchnorm_forward_inplace(batchnorm_layer *l, layer_ctx *ctx, tensor *x) {
+  DNL_TRY(check_input(l, x));
+  if (ctx->training)
+    return dnl_error(DNL_ERR_ARG, "batchnorm %s: in place only in eval mode", l->name);
+  l->saved_training = false;
+  return ctx->be->bn_forward_eval(x->shape[0], l->channels, x->shape[2] * x->shape[3], l->eps,
+                                  x->data, l->weight.data, l->bias.data, l->running_mean.data,
+                                  l->running_var.data, x->data);
+}
+
 dnl_status batchnorm_forward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x, tensor *y) {
   DNL_TRY(check_input(l, x));
   const int n = x->shape[0], c = l->channels, hw = x->shape[2] * x->shape[3];

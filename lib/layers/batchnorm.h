@@ -26,6 +26,9 @@ typedef struct batchnorm_layer {
 
 dnl_status batchnorm_init(batchnorm_layer *l, param_store *ps, const char *name, int channels);
 dnl_status batchnorm_forward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x, tensor *y);
+/* Eval mode only (running statistics): normalises x in place. Inference uses
+ * it to keep one buffer per conv + BN instead of two. */
+dnl_status batchnorm_forward_inplace(batchnorm_layer *l, layer_ctx *ctx, tensor *x);
 /* Backward of the last forward (training mode: through the batch statistics). */
 dnl_status batchnorm_backward(batchnorm_layer *l, layer_ctx *ctx, const tensor *x,
                               const tensor *dy, tensor *dx);

@@ -12,7 +12,12 @@
 #include "lib/store/h5file.h"
 
 #define CHECKPOINT_FORMAT "dnl-checkpoint"
-#define CHECKPOINT_VERSION 1
+/* 2: the head concatenates [layer4, block branch] (SPEC 2); version 1 files had
+ * the block branch first, so their head.bottleneck.weight sees swapped inputs */
+#define CHECKPOINT_VERSION 2
+/* runner import's files (lib/weights/weight_import.c) changed at the same time */
+#define IMPORT_FORMAT "dnl-import"
+#define HEAD_ORDER_VERSION 2
 
 static void shape_str(int ndim, const size_t *dims, char *buf, size_t len) {
   size_t n = (size_t)snprintf(buf, len, "[");
@@ -88,8 +93,8 @@ static dnl_status write_tensors(hid_t file, const param_store *ps) {
 }
 
 /* The checkpoint's bytes, built in memory. */
-static dnl_status build_image(const char *name, const param_store *ps,
-                              const checkpoint_meta *meta, void **image, size_t *size) {
+static dnl_status build_image(const char *name, const param_store *ps, const checkpoint_meta *meta,
+                              void **image, size_t *size) {
   /* values and momentum plus room for names, attributes and the config */
   size_t hint = 2 * ps->total * sizeof(float) + (size_t)ps->count * 1024 +
                 (meta->config ? strlen(meta->config) : 0) + (1u << 16);
@@ -154,8 +159,9 @@ static dnl_status sync_parent_dir(const char *path) {
 }
 
 dnl_status checkpoint_save(const char *path, const param_store *ps, const checkpoint_meta *meta) {
-  if (!ps->finalized)
-    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  if (!ps->finalized || !ps->momentum)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized for training",
+                     path);
   size_t n = strlen(path) + 5;
   char *tmp = malloc(n);
   if (!tmp)
@@ -176,7 +182,8 @@ dnl_status checkpoint_save(const char *path, const param_store *ps, const checkp
   free(image);
   free(tmp);
   if (s != DNL_OK)
-    return dnl_error_context(s, "checkpoint %s not saved (any previous checkpoint is unchanged)", path);
+    return dnl_error_context(s, "checkpoint %s not saved (any previous checkpoint is unchanged)",
+                             path);
   return DNL_OK;
 }
 
@@ -283,8 +290,8 @@ static void summarize(const char *what, const checkpoint_list *l, int first, boo
   for (int i = 0; i < l->count && i < first && *n < len; i++) {
     const checkpoint_entry *e = &l->items[i];
     if (mismatch)
-      *n += (size_t)snprintf(buf + *n, len - *n, "%s%s: checkpoint %s, network %s",
-                             i ? ", " : "", e->name, e->shape, e->store_shape);
+      *n += (size_t)snprintf(buf + *n, len - *n, "%s%s: checkpoint %s, network %s", i ? ", " : "",
+                             e->name, e->shape, e->store_shape);
     else
       *n += (size_t)snprintf(buf + *n, len - *n, "%s%s %s", i ? ", " : "", e->name, e->shape);
   }
@@ -303,6 +310,42 @@ void checkpoint_report_summary(const checkpoint_report *rep, int first, char *bu
 
 /* ---- loading ---- */
 
+static dnl_status old_head_order(const char *path, const char *format, int64_t version) {
+  return dnl_error(DNL_ERR_FORMAT,
+                   "%s: %s format_version %lld was written before the head's concatenation "
+                   "became [layer4, block branch] (SPEC 2, format_version %d): its "
+                   "head.bottleneck.weight would act on swapped input channels, so it is "
+                   "refused (%s)",
+                   path, format, (long long)version, HEAD_ORDER_VERSION,
+                   strcmp(format, CHECKPOINT_FORMAT)
+                       ? "run `runner import` on the source file again"
+                       : "retrain with this version");
+}
+
+/* Files of this project written before the head order changed: training
+ * checkpoints always hold the head; imports only when they hold
+ * head.bottleneck.weight (a backbone-only import is unaffected). Files without
+ * a format attribute (foreign HDF5 files of /params) pass. */
+static dnl_status check_head_order(hid_t file, const char *path) {
+  if (!h5attr_exists(file, "format") || !h5attr_exists(file, "format_version"))
+    return DNL_OK;
+  char *format = NULL;
+  int64_t version = 0;
+  dnl_status s = h5attr_read_str(file, "format", &format);
+  if (s == DNL_OK)
+    s = h5attr_read_i64(file, "format_version", &version);
+  if (s == DNL_OK && version < HEAD_ORDER_VERSION) {
+    const bool ckpt = !strcmp(format, CHECKPOINT_FORMAT);
+    const bool import_with_head = !strcmp(format, IMPORT_FORMAT) &&
+                                  H5Lexists(file, "params", H5P_DEFAULT) > 0 &&
+                                  H5Lexists(file, "params/head.bottleneck.weight", H5P_DEFAULT) > 0;
+    if (ckpt || import_with_head)
+      s = old_head_order(path, format, version);
+  }
+  free(format);
+  return s;
+}
+
 static dnl_status check_format(hid_t file, const char *path) {
   char *format = NULL;
   int64_t version = 0;
@@ -316,7 +359,7 @@ static dnl_status check_format(hid_t file, const char *path) {
   if (version < 1 || version > CHECKPOINT_VERSION)
     return dnl_error(DNL_ERR_FORMAT, "%s: checkpoint format_version %lld, this program reads %d",
                      path, (long long)version, CHECKPOINT_VERSION);
-  return DNL_OK;
+  return check_head_order(file, path);
 }
 
 static dnl_status read_meta_open(hid_t file, checkpoint_meta *m) {
@@ -372,8 +415,8 @@ static dnl_status read_group(hid_t file, const char *group, param_store *ps,
       char fshape[64], sshape[64];
       shape_str(nd, dims, fshape, sizeof fshape);
       entry_shape_str(e, sshape, sizeof sshape);
-      s = dnl_error(DNL_ERR_SHAPE, "/%s/%s has shape %s, the network %s", group, e->name,
-                    fshape, sshape);
+      s = dnl_error(DNL_ERR_SHAPE, "/%s/%s has shape %s, the network %s", group, e->name, fshape,
+                    sshape);
     }
     if (s == DNL_OK)
       s = h5dset_read_into(g, e->name, H5T_NATIVE_FLOAT, host + e->offset, e->numel);
@@ -386,8 +429,7 @@ static dnl_status upload(param_store *ps, float *dst, const float *host) {
   return ps->be->memcpy(dst, ps->be->device, host, DEVICE_CPU, ps->total * sizeof(float));
 }
 
-static dnl_status load_open(hid_t file, const char *path, param_store *ps,
-                            checkpoint_meta *meta) {
+static dnl_status load_open(hid_t file, const char *path, param_store *ps, checkpoint_meta *meta) {
   DNL_TRY(check_format(file, path));
   checkpoint_report rep;
   DNL_TRY(compare(file, path, ps, &rep));
@@ -427,8 +469,9 @@ static dnl_status load_open(hid_t file, const char *path, param_store *ps,
 }
 
 dnl_status checkpoint_load(const char *path, param_store *ps, checkpoint_meta *meta) {
-  if (!ps->finalized)
-    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  if (!ps->finalized || !ps->momentum)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized for training",
+                     path);
   hid_t file;
   DNL_TRY(h5file_open_read(path, &file));
   dnl_status s = load_open(file, path, ps, meta);
@@ -486,7 +529,9 @@ dnl_status checkpoint_load_partial_only(const char *path, param_store *ps,
     return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
   hid_t file;
   DNL_TRY(h5file_open_read(path, &file));
-  dnl_status s = compare(file, path, ps, rep);
+  dnl_status s = check_head_order(file, path);
+  if (s == DNL_OK)
+    s = compare(file, path, ps, rep);
   if (s == DNL_OK)
     s = filter_report(rep, prefixes, n);
   float *values = NULL;
@@ -503,5 +548,61 @@ dnl_status checkpoint_load_partial_only(const char *path, param_store *ps,
     if (!strstr(dnl_last_error(), path))
       return dnl_error_context(s, "checkpoint %s", path);
   }
+  return s;
+}
+
+/* format and format_version of a file to evaluate: ours, or none at all */
+static dnl_status check_eval_format(hid_t file, const char *path) {
+  if (!h5attr_exists(file, "format"))
+    return DNL_OK;
+  char *format = NULL;
+  int64_t version = 0;
+  dnl_status s = h5attr_read_str(file, "format", &format);
+  if (s == DNL_OK && h5attr_exists(file, "format_version"))
+    s = h5attr_read_i64(file, "format_version", &version);
+  const bool ours = s == DNL_OK && (!strcmp(format, CHECKPOINT_FORMAT) ||
+                                    !strcmp(format, IMPORT_FORMAT));
+  if (s == DNL_OK && !ours)
+    s = dnl_error(DNL_ERR_FORMAT,
+                  "%s: format '%s' is neither a checkpoint ('%s') nor a file of runner import "
+                  "('%s')",
+                  path, format, CHECKPOINT_FORMAT, IMPORT_FORMAT);
+  if (s == DNL_OK && version > HEAD_ORDER_VERSION)
+    s = dnl_error(DNL_ERR_FORMAT, "%s: %s format_version %lld, this program reads up to %d", path,
+                  format, (long long)version, HEAD_ORDER_VERSION);
+  free(format);
+  if (s == DNL_OK)
+    s = check_head_order(file, path);
+  return s;
+}
+
+dnl_status checkpoint_load_values(const char *path, param_store *ps, checkpoint_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  if (!ps->finalized)
+    return dnl_error(DNL_ERR_ARG, "checkpoint %s: parameters are not finalized", path);
+  hid_t file;
+  DNL_TRY(h5file_open_read(path, &file));
+  dnl_status s = check_eval_format(file, path);
+  if (s == DNL_OK)
+    s = compare(file, path, ps, rep);
+  if (s == DNL_OK && (rep->missing.count || rep->unexpected.count || rep->mismatched.count)) {
+    char summary[768];
+    checkpoint_report_summary(rep, 4, summary, sizeof summary);
+    s = dnl_error(DNL_ERR_SHAPE, "%s: another architecture: %s", path, summary);
+  }
+  /* on the CPU the values are read in place: half the memory, no copy */
+  const bool direct = ps->be->device == DEVICE_CPU;
+  float *values = direct ? ps->values : NULL;
+  if (s == DNL_OK && !direct)
+    s = to_host(ps, ps->values, &values);
+  if (s == DNL_OK)
+    s = read_group(file, "params", ps, &rep->loaded, false, values);
+  if (s == DNL_OK && !direct)
+    s = upload(ps, ps->values, values);
+  if (!direct)
+    free(values);
+  H5Fclose(file);
+  if (s != DNL_OK && s != DNL_ERR_SHAPE && !strstr(dnl_last_error(), path))
+    return dnl_error_context(s, "checkpoint %s", path);
   return s;
 }

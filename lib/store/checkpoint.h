@@ -69,6 +69,13 @@ dnl_status checkpoint_load_partial_only(const char *path, param_store *ps,
                                         checkpoint_report *rep);
 void checkpoint_report_free(checkpoint_report *rep);
 
+/* Evaluation: the values and buffers (no momentum) of a training checkpoint or
+ * of a file of `runner import`, whose names and shapes must all be the store's.
+ * On a difference it returns DNL_ERR_SHAPE with *rep listing it and the store
+ * unchanged; otherwise rep holds the loaded list. Free rep either way. Refuses
+ * newer format versions and files of the old head order. */
+dnl_status checkpoint_load_values(const char *path, param_store *ps, checkpoint_report *rep);
+
 /* "missing 2 (a [3, 4], b [5]), unexpected 1 (c [7]), shape mismatch ..." with
  * at most `first` names of each list. */
 void checkpoint_report_summary(const checkpoint_report *rep, int first, char *buf, size_t len);

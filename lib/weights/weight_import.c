@@ -10,10 +10,11 @@
 #include "lib/store/h5dset.h"
 #include "lib/store/h5file.h"
 
-#define IMPORT_FORMAT_VERSION 1
+/* 2: since the head's concatenation order of SPEC 2 (lib/store/checkpoint.c
+ * refuses version 1 files that hold head.bottleneck.weight) */
+#define IMPORT_FORMAT_VERSION 2
 
-static dnl_status keep(const weight_file *wf, import_plan *p, const wtensor *t,
-                       const char *name) {
+static dnl_status keep(const weight_file *wf, import_plan *p, const wtensor *t, const char *name) {
   if (strlen(name) >= PARAM_NAME_MAX || strchr(name, '/'))
     return dnl_error(DNL_ERR_FORMAT, "%s: %s: the name '%s' is too long or holds '/'", wf->path,
                      t->name, name);
@@ -68,6 +69,76 @@ void import_plan_free(import_plan *plan) {
   free(plan->kept);
   free(plan->dropped);
   memset(plan, 0, sizeof *plan);
+}
+
+static const char *entry_shape(const param_entry *e, char *buf, size_t len) {
+  tensor t = {.ndim = e->ndim};
+  memcpy(t.shape, e->shape, sizeof t.shape);
+  return tensor_shape_str(&t, buf, len);
+}
+
+static bool same_shape(const param_entry *e, const wtensor *t) {
+  bool same = e->ndim == t->ndim;
+  for (int d = 0; same && d < e->ndim; d++)
+    same = e->shape[d] == t->shape[d];
+  return same;
+}
+
+dnl_status import_plan_compare(const import_plan *p, param_store *ps, checkpoint_report *rep) {
+  memset(rep, 0, sizeof *rep);
+  bool *seen = calloc((size_t)ps->count + 1, sizeof *seen);
+  if (!seen)
+    return dnl_error(DNL_ERR_NOMEM, "import: %d flags", ps->count);
+  dnl_status s = DNL_OK;
+  for (int i = 0; s == DNL_OK && i < p->n_kept; i++) {
+    const import_entry *k = &p->kept[i];
+    char fshape[64], nshape[64];
+    wtensor_shape_str(k->src, fshape, sizeof fshape);
+    param_entry *e = params_find(ps, k->name);
+    if (!e) {
+      s = checkpoint_list_add(&rep->unexpected, k->name, fshape, NULL);
+      continue;
+    }
+    seen[e - ps->entries] = true;
+    s = same_shape(e, k->src) ? checkpoint_list_add(&rep->loaded, k->name, fshape, NULL)
+                              : checkpoint_list_add(&rep->mismatched, k->name, fshape,
+                                                    entry_shape(e, nshape, sizeof nshape));
+  }
+  for (int i = 0; s == DNL_OK && i < ps->count; i++) {
+    char nshape[64];
+    if (!seen[i])
+      s = checkpoint_list_add(&rep->missing, ps->entries[i].name,
+                              entry_shape(&ps->entries[i], nshape, sizeof nshape), NULL);
+  }
+  free(seen);
+  if (s != DNL_OK)
+    checkpoint_report_free(rep);
+  return s;
+}
+
+dnl_status import_plan_load(const import_plan *p, param_store *ps) {
+  if (!ps->finalized)
+    return dnl_error(DNL_ERR_ARG, "import: the parameters are not finalized");
+  float *host = malloc((ps->total ? ps->total : 1) * sizeof(float));
+  if (!host)
+    return dnl_error(DNL_ERR_NOMEM, "import: %zu floats of host staging", ps->total);
+  dnl_status s = ps->be->memcpy(host, DEVICE_CPU, ps->values, ps->be->device,
+                                ps->total * sizeof(float));
+  for (int i = 0; s == DNL_OK && i < p->n_kept; i++) {
+    const import_entry *k = &p->kept[i];
+    param_entry *e = params_find(ps, k->name);
+    if (!e || !same_shape(e, k->src)) {
+      char fshape[64];
+      s = dnl_error(DNL_ERR_SHAPE, "%s %s: no parameter of this name and shape", k->name,
+                    wtensor_shape_str(k->src, fshape, sizeof fshape));
+    } else {
+      s = wtensor_to_f32(k->src, host + e->offset);
+    }
+  }
+  if (s == DNL_OK)
+    s = ps->be->memcpy(ps->values, ps->be->device, host, DEVICE_CPU, ps->total * sizeof(float));
+  free(host);
+  return s;
 }
 
 static dnl_status write_attrs(hid_t file, const weight_file *wf, name_map map) {

@@ -12,8 +12,9 @@
 #ifndef DNL_WEIGHT_IMPORT_H
 #define DNL_WEIGHT_IMPORT_H
 
-#include "lib/weights/name_map.h"
 #include "lib/core/params.h"
+#include "lib/store/checkpoint.h"
+#include "lib/weights/name_map.h"
 #include "lib/core/status.h"
 #include "lib/weights/weight_file.h"
 
@@ -42,6 +43,15 @@ dnl_status import_plan_build(const weight_file *wf, name_map map, import_plan *p
 /* Moves kept entry i to the dropped list with the given reason. */
 void import_plan_drop(import_plan *plan, int i, const char *why);
 void import_plan_free(import_plan *plan);
+
+/* Sorts the kept tensors against a network's parameters: loaded (same name and
+ * shape), missing, unexpected, mismatched. Free rep with checkpoint_report_free. */
+dnl_status import_plan_compare(const import_plan *plan, param_store *ps, checkpoint_report *rep);
+
+/* Copies every kept tensor (as float32) into the finalized store's values; each
+ * must have a parameter of its name and shape (import_plan_compare first). The
+ * store changes only once every tensor has been converted. */
+dnl_status import_plan_load(const import_plan *plan, param_store *ps);
 
 /* Writes the kept tensors (float32, PyTorch layout) to out_path atomically:
  * on any error nothing is left at out_path (a previous file stays as it was). */

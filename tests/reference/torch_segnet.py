@@ -166,7 +166,7 @@ class Head(nn.Module):
         a = F.relu(self.conva_bn(self.conva(x)))
         z = self.block(a) if self.block is not None else a
         b = F.relu(self.convb_bn(self.convb(z)))
-        h = F.relu(self.bottleneck_bn(self.bottleneck(torch.cat([b, x], 1))))
+        h = F.relu(self.bottleneck_bn(self.bottleneck(torch.cat([x, b], 1))))
         return self.cls(self.drop(h))
 
 
