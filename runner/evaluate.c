@@ -267,7 +267,9 @@ dnl_status attention_capture(session *s, results_file *rf, long iter) {
                              .pairwise = c.pairwise,
                              .unary = c.unary};
     /* the cue pair only where label-255 pixels are a cue (synthetic data) */
-    const bool cue = ops->has_unary && !strcmp(s->cfg.dataset, "synth");
+    bool cue = false;
+    for (int k = 0; ops->has_unary && !strcmp(s->cfg.dataset, "synth") && k < c.a; k++)
+      cue = cue || c.c_share[k] > 0;
     results_attention_stats stats = {.a = c.a,
                                      .q = c.q,
                                      .unary_boundary_mass = ops->has_unary ? c.ub_mass : NULL,

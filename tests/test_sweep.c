@@ -107,7 +107,8 @@ Test(sweep, miniature_sweep_end_to_end, .timeout = 300) {
   test_assert_png(path, 960, 600);
   snprintf(cmd, sizeof cmd, "analysis table %s/results/mini/*.h5", dir);
   cr_assert_eq(test_run_program(dir, cmd, &out, &err), 0, "%s", err);
-  cr_assert(strstr(out, "| none | synth |") && strstr(out, "| dnl | synth |"), "%s", out);
+  cr_assert(strstr(out, "| none | synth-global |") && strstr(out, "| dnl | synth-global |"), "%s",
+            out);
   cr_assert(strstr(out, "| 2 |"), "two seeds per group: %s", out);
   tmpdir_remove(dir);
 }
