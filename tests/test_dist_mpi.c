@@ -1,9 +1,9 @@
 /* Data-parallel training through mpirun on $DNL_BIN/runner, two ranks on this
- * machine (--oversubscribe): with a global batch of 4 they train what one
- * process with batch 4 trains (loss rows and final weights within 1e-5
- * relative), bad input gives clear errors, a killed or hung rank ends the job
- * within a bounded time, and a killed run resumes. Skipped when mpirun is not
- * installed. */
+ * machine (--oversubscribe): with a global batch of 4 they take the step one
+ * process with batch 4 takes (weights and momentum within 1e-5) and train what
+ * it trains (losses within the tolerances of loss_tolerance), bad input gives
+ * clear errors, a killed or hung rank ends the job within a bounded time, and
+ * a killed run resumes. Skipped when mpirun is not installed. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -169,6 +169,27 @@ static void load_checkpoint(const char *path, session *s, checkpoint_meta *meta)
   TRY_OK(checkpoint_load(path, &s->ps, meta));
 }
 
+/* The checkpoints of one process and of two ranks: the same dropout stream and
+ * loader position, and when weights is set, weights and momentum within 1e-5. */
+static void assert_checkpoints_agree(const char *ck_one, const char *ck_two, bool weights) {
+  session sa, sb;
+  checkpoint_meta ma, mb;
+  load_checkpoint(ck_one, &sa, &ma);
+  load_checkpoint(ck_two, &sb, &mb);
+  if (weights) {
+    test_assert_params_close(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
+    test_assert_params_close(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
+  }
+  cr_assert(memcmp(ma.rng_state.s, mb.rng_state.s, sizeof ma.rng_state.s) == 0,
+            "the dropout random stream differs");
+  cr_assert(ma.loader_epoch == mb.loader_epoch && ma.loader_index == mb.loader_index,
+            "loader position %lld/%lld vs %lld/%lld", (long long)ma.loader_epoch,
+            (long long)ma.loader_index, (long long)mb.loader_epoch, (long long)mb.loader_index);
+  checkpoint_meta_free(&ma);
+  checkpoint_meta_free(&mb);
+  session_close(&sa);
+  session_close(&sb);
+}
 
 static int64_t confusion_total(const results_data *d, size_t row) {
   const size_t k = (size_t)d->num_classes;
@@ -184,6 +205,27 @@ static int count_of(const char *text, const char *what) {
     n++;
   return n;
 }
+
+/* How far two ranks' loss may lie from one process's at iteration i (1-based),
+ * relative. One process and two ranks do the same arithmetic except the order
+ * of the sums over the global batch: each rank sums its half (convolution
+ * weight gradients, batch norm statistics, the loss) and the all-reduce adds
+ * the halves. The first forward was bitwise the same here (per-image
+ * convolutions, BN statistics summed in double), so the first backward differs
+ * only by that order, ~3e-7 of the gradient, and the losses of iterations 1
+ * and 2 agreed to 1.3e-7 over 20 seeds. From the second backward on, a ReLU
+ * input within ~1e-6 of zero can fall on the other side in the two runs and
+ * switch that element's gradient on or off: a step of ~3e-3 in the whole
+ * gradient (seed 3 with the 4-class synthetic data: one element of head.conva
+ * at +1.7e-6 vs -8.3e-7 at iteration 2; the same with one thread per process).
+ * From there the two are two float trajectories of the same training, apart
+ * at the rate of training itself: 1.7e-5 at iteration 3, 7e-4 at 4, 6.8e-3 at
+ * 9. Over 10 seeds, 3 (4 classes) and 1 (7 classes) drifted past 1e-6, the
+ * largest that one. Which runs flip depends on the BLAS kernels' rounding, so
+ * on the machine. A wrong data split, BN combination, loss share or dropout
+ * mask shows in iterations 1 and 2 at 1e-3 or more, and
+ * two_ranks_take_the_step_one_process_takes compares the gradient. */
+static double loss_tolerance(size_t iteration) { return iteration <= 2 ? 1e-6 : 2e-2; }
 
 Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   require_mpi();
@@ -211,38 +253,44 @@ Test(dist_mpi, two_ranks_train_what_one_process_trains) {
   const double *lb[3] = {b.train.loss, b.train.loss_main, b.train.loss_aux};
   for (int c = 0; c < 3; c++)
     for (size_t i = 0; i < a.train.n; i++)
-      cr_assert(fabs(la[c][i] - lb[c][i]) <= 1e-4 * fabs(la[c][i]),
-                "loss column %d at iteration %zu: %.9g (one process) vs %.9g (two ranks)", c,
-                i + 1, la[c][i], lb[c][i]);
+      cr_assert(fabs(la[c][i] - lb[c][i]) <= loss_tolerance(i + 1) * fabs(la[c][i]),
+                "loss column %d at iteration %zu: %.9g (one process) vs %.9g (two ranks)", c, i + 1,
+                la[c][i], lb[c][i]);
   cr_assert_eq(b.eval.n, 2);
   for (size_t i = 0; i < 2; i++) {
     cr_assert_eq(confusion_total(&a, i), confusion_total(&b, i),
                  "evaluation %zu: the ranks together saw other pixels than one process", i);
-    cr_assert(fabs(a.eval.miou[i] - b.eval.miou[i]) < 1e-3, "mIoU %g vs %g", a.eval.miou[i],
+    /* after the drift that loss_tolerance describes: 5e-4 seen at iteration 10 */
+    cr_assert(fabs(a.eval.miou[i] - b.eval.miou[i]) < 5e-3, "mIoU %g vs %g", a.eval.miou[i],
               b.eval.miou[i]);
   }
   cr_assert(b.attention.present, "rank 0 stores the attention maps");
   results_data_free(&a);
   results_data_free(&b);
 
-  session sa, sb;
-  checkpoint_meta ma, mb;
+  /* the weights drift apart as the losses do: two_ranks_take_the_step_one_process_takes
+   * compares them after one step */
   snprintf(ck_one, sizeof ck_one, "%s/tiny.ckpt", one);
   snprintf(ck_two, sizeof ck_two, "%s/tiny.ckpt", two);
-  load_checkpoint(ck_one, &sa, &ma);
-  load_checkpoint(ck_two, &sb, &mb);
-  test_assert_params_close(&sa.ps, sa.ps.values, sb.ps.values, 1e-5, "weights");
-  test_assert_params_close(&sa.ps, sa.ps.momentum, sb.ps.momentum, 1e-5, "momentum");
-  cr_assert(memcmp(ma.rng_state.s, mb.rng_state.s, sizeof ma.rng_state.s) == 0,
-            "the dropout random stream differs");
-  cr_assert(ma.loader_epoch == mb.loader_epoch && ma.loader_index == mb.loader_index,
-            "loader position %lld/%lld vs %lld/%lld", (long long)ma.loader_epoch,
-            (long long)ma.loader_index, (long long)mb.loader_epoch,
-            (long long)mb.loader_index);
-  checkpoint_meta_free(&ma);
-  checkpoint_meta_free(&mb);
-  session_close(&sa);
-  session_close(&sb);
+  assert_checkpoints_agree(ck_one, ck_two, false);
+}
+
+/* After one step (no ReLU can have flipped, see loss_tolerance) the weights and
+ * the momentum, which is then the gradient plus weight decay, agree to the
+ * order of the sums. */
+Test(dist_mpi, two_ranks_take_the_step_one_process_takes) {
+  require_mpi();
+  const char *sets = "--set solver.iterations=1 --set eval.limit=1";
+  char ck_one[200], ck_two[200];
+  snprintf(ck_one, sizeof ck_one, "%s/step1/tiny.ckpt", dir);
+  snprintf(ck_two, sizeof ck_two, "%s/step2/tiny.ckpt", dir);
+  cr_assert_eq(mpirun("-np 1 %s train %s --quiet %s --set output.dir=%s/step1", test_runner_bin(),
+                      cfg_path, sets, dir),
+               0, "%s", err_text);
+  cr_assert_eq(mpirun("-np 2 %s train %s --quiet %s --set output.dir=%s/step2", test_runner_bin(),
+                      cfg_path, sets, dir),
+               0, "%s", err_text);
+  assert_checkpoints_agree(ck_one, ck_two, true);
 }
 
 Test(dist_mpi, bad_input_gives_clear_errors) {
