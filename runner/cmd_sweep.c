@@ -48,7 +48,8 @@ static int usage(FILE *f, int rc) {
           "  --gpus N       with --dry-run: memory per process when the batch is split over N\n"
           "  --eval-only --checkpoint-dir DIR [--device cpu|cuda]\n"
           "                 evaluate the runs whose weights are DIR/<run>.pth / .h5 (the\n"
-          "                 authors' models: docs/pretrained.md) into DIR/<sweep>-published/\n");
+          "                 authors' models: docs/pretrained.md) into\n"
+          "                 <--out>/<sweep>-published/<run>.h5; the others are skipped\n");
   sweep_cluster_usage(f);
   return rc;
 }
