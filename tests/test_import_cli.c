@@ -29,21 +29,11 @@ TestSuite(import_cli, .init = setup, .fini = teardown, .timeout = 120);
 /* Runs `runner ARGS` (printf-style) from the repository root; stdout and
  * stderr land in out_text / err_text. Returns the exit status. */
 __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
-  const char *bin = getenv("DNL_BIN");
-  cr_assert_not_null(bin, "DNL_BIN is not set (run the tests through make test)");
-  char args[4096], cmd[8192], out[512], err[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
+  int st = test_runner_vrun(dir, out_text, sizeof out_text, err_text, sizeof err_text, fmt, ap);
   va_end(ap);
-  tmpdir_path(out, sizeof out, dir, "stdout.txt");
-  tmpdir_path(err, sizeof err, dir, "stderr.txt");
-  snprintf(cmd, sizeof cmd, "%s/runner %s > %s 2> %s", bin, args, out, err);
-  int st = system(cmd);
-  cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-  test_read_text(out, out_text, sizeof out_text);
-  test_read_text(err, err_text, sizeof err_text);
-  return WEXITSTATUS(st);
+  return st;
 }
 
 /* tests/fixtures/import/<name> (fixture_path's buffer is reused: copy it). */

@@ -65,19 +65,11 @@ static void write_config(const char *extra) { write_config_block("variant = \"dn
 /* Runs `runner ARGS` (printf-style) to completion; stdout and stderr land in
  * out_text / err_text. Returns the exit status. */
 __attribute__((format(printf, 1, 2))) static int runner(const char *fmt, ...) {
-  char args[3072], cmd[4096], out[160], err[160];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
+  int st = test_runner_vrun(dir, out_text, sizeof out_text, err_text, sizeof err_text, fmt, ap);
   va_end(ap);
-  tmpdir_path(out, sizeof out, dir, "stdout.txt");
-  tmpdir_path(err, sizeof err, dir, "stderr.txt");
-  snprintf(cmd, sizeof cmd, "%s %s > %s 2> %s", test_runner_bin(), args, out, err);
-  int st = system(cmd);
-  cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
-  test_read_text(out, out_text, sizeof out_text);
-  test_read_text(err, err_text, sizeof err_text);
-  return WEXITSTATUS(st);
+  return st;
 }
 
 /* Starts `runner train CONFIG --quiet [--resume] --set output.dir=OUT` in the

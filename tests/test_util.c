@@ -202,3 +202,17 @@ void test_read_text(const char *path, char *buf, size_t len) {
   buf[n] = '\0';
   fclose(f);
 }
+
+int test_runner_vrun(const char *dir, char *out, size_t out_len, char *err, size_t err_len,
+                     const char *fmt, va_list ap) {
+  char args[4096], cmd[8192], out_path[512], err_path[512];
+  vsnprintf(args, sizeof args, fmt, ap);
+  snprintf(out_path, sizeof out_path, "%s/stdout.txt", dir);
+  snprintf(err_path, sizeof err_path, "%s/stderr.txt", dir);
+  snprintf(cmd, sizeof cmd, "%s %s > %s 2> %s", test_runner_bin(), args, out_path, err_path);
+  int st = system(cmd);
+  cr_assert(st != -1 && WIFEXITED(st), "could not run: %s", cmd);
+  test_read_text(out_path, out, out_len);
+  test_read_text(err_path, err, err_len);
+  return WEXITSTATUS(st);
+}

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "lib/core/arena.h"
@@ -93,6 +94,11 @@ int test_run_program(const char *dir, const char *cmdline, char **out, char **er
 const char *test_runner_bin(void);
 /* The text of a file into buf (at most len - 1 bytes, NUL-terminated). */
 void test_read_text(const char *path, char *buf, size_t len);
+/* Runs `runner ARGS` (ARGS from fmt and ap) to completion with its stdout and
+ * stderr in dir/stdout.txt and dir/stderr.txt, read back into out and err;
+ * returns the exit status (a run that cannot start fails the test). */
+int test_runner_vrun(const char *dir, char *out, size_t out_len, char *err, size_t err_len,
+                     const char *fmt, va_list ap);
 /* Asserts that path is a PNG of w x h pixels (signature and IHDR; w <= 0: any size). */
 void test_assert_png(const char *path, int w, int h);
 
