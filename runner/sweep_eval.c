@@ -95,10 +95,8 @@ static dnl_status write_result(session *s, const char *path, const char *weights
 static dnl_status eval_one(const sweep_eval_opts *o, const char *cfg_path, const char *weights,
                            bool foreign, const char *result, eval_result *er, char *protocol,
                            size_t plen) {
-  const char *sets[2];
+  const char *sets[1];
   int nsets = 0;
-  if (o->device)
-    sets[nsets++] = o->device;
   char threads[32];
   if (o->threads > 0) {
     snprintf(threads, sizeof threads, "threads=%d", o->threads);
@@ -177,6 +175,9 @@ int sweep_eval(const sweep *sw, const sweep_eval_opts *o) {
         st = cfg_set_from(&run.config, "output.sweep", config_lookup(&strings, "s"));
       config_destroy(&strings);
     }
+    /* the device the run uses goes into its stored config */
+    if (st == DNL_OK && o->device)
+      st = session_override(&run.config, o->device);
     if (st == DNL_OK)
       st = cfg_to_string(&run.config, &text);
     if (st == DNL_OK)

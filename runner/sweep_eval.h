@@ -17,7 +17,8 @@ typedef struct sweep_eval_opts {
   const char *checkpoint_dir;
   const char *out_dir; /* results */
   const char *only;    /* shell pattern of run names, or NULL */
-  const char *device;  /* "device=cpu" / "device=cuda" override, or NULL */
+  const char *device;  /* "device=cpu" / "device=cuda" override (stored in the run's
+                          config too), or NULL */
   int threads;         /* 0: the config's */
   bool quiet;
 } sweep_eval_opts;

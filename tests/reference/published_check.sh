@@ -62,7 +62,7 @@ CFG=$TMP/results/readme-published/$ROW.cfg
 echo "== import with the row's config, predict one pass, compare with PyTorch"
 "$RUNNER" import "$TMP/ck/$ROW.pth" --map published --config "$CFG" -o "$TMP/r101.h5" --quiet
 (cd "$TMP" && /usr/bin/time -v "$RUNNER" predict "$CFG" --checkpoint "$TMP/r101.h5" \
-  --set eval.flip=false --out "$TMP/pred" --save-logits "$TMP/ours.h5" --quiet "$TMP/img769.png") 2>&1 |
+  --device cpu --set eval.flip=false --out "$TMP/pred" --save-logits "$TMP/ours.h5" --quiet "$TMP/img769.png") 2>&1 |
   grep -E 'Elapsed|User time|System time|Maximum resident|Minor'
 "$PY" - "$TMP" <<'PYEOF'
 import sys
