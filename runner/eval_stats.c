@@ -248,3 +248,15 @@ void eval_stats_format(const eval_stats_means *m, char *buf, size_t len) {
     PUT("  |unary|/|x| %.3g", m->unary_contrib);
 #undef PUT
 }
+
+void eval_stats_to_row(const eval_stats_means *m, results_eval_row *row) {
+  row->pair_region_ratio = m->pair_region_ratio;
+  row->pair_far_ratio = m->pair_far_ratio;
+  row->pair_entropy = m->pair_entropy;
+  row->unary_cue_ratio = m->unary_cue_ratio;
+  row->unary_boundary_ratio = m->unary_boundary_ratio;
+  row->unary_entropy = m->unary_entropy;
+  row->gamma = m->gamma;
+  row->pair_contrib = m->pair_contrib;
+  row->unary_contrib = m->unary_contrib;
+}

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "lib/dist/dist.h"
+#include "lib/store/results.h"
 #include "net/segnet.h"
 
 #define EVAL_STATS_QUERIES 16 /* query pixels per image */
@@ -85,6 +86,8 @@ void eval_stats_add_terms(eval_stats *es, const block_term_sizes *ts);
 /* Sums over the ranks of d, then the means. */
 dnl_status eval_stats_finish(eval_stats *es, dist *d, eval_stats_means *out);
 void eval_stats_free(eval_stats *es);
+/* Copies the means into the statistic fields of a result row. */
+void eval_stats_to_row(const eval_stats_means *m, results_eval_row *row);
 /* "  pairwise: own class x3.1, far x1.4, entropy 0.91  unary: cue x2.3 ..."
  * for the progress line: the measured numbers only ("" when none). */
 void eval_stats_format(const eval_stats_means *m, char *buf, size_t len);

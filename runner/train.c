@@ -12,11 +12,11 @@
 #include "data/augment.h"
 #include "data/fsutil.h"
 #include "data/loader.h"
-#include "lib/store/checkpoint.h"
+#include "lib/core/version.h"
 #include "lib/dist/dist.h"
 #include "lib/layers/loss.h"
+#include "lib/store/checkpoint.h"
 #include "lib/store/results.h"
-#include "lib/core/version.h"
 #include "runner/batch_stage.h"
 #include "runner/evaluate.h"
 #include "runner/model_init.h"
@@ -67,8 +67,7 @@ static dnl_status ce_share(session *s, const loader_batch *b, double *share) {
 
 /* The next batch on the device, this rank's loss share, and the upload of the
  * batch after it started before the step queues its ops. */
-static dnl_status stage_batch(session *s, batch_stage *stage, staged_batch *sb,
-                              double *share) {
+static dnl_status stage_batch(session *s, batch_stage *stage, staged_batch *sb, double *share) {
   DNL_TRY(batch_stage_next(stage, sb));
   DNL_TRY(ce_share(s, sb->host, share));
   return batch_stage_prefetch(stage);
@@ -93,8 +92,8 @@ static dnl_status report_memory(session *s, const batch_stage *stage, results_fi
     fprintf(stderr,
             "memory of a training iteration: %.1f MiB (activations %.1f, workspace %.1f, "
             "parameters %.1f, batches %.1f); %.1f of %.1f MiB %s\n",
-            mib(peak), mib(s->act.peak), mib(s->ctx.ws_size), mib(params), mib(batches),
-            mib(used), mib(total),
+            mib(peak), mib(s->act.peak), mib(s->ctx.ws_size), mib(params), mib(batches), mib(used),
+            mib(total),
             s->be->device == DEVICE_CPU ? "resident in this process" : "in use on the device");
   results_memory m = {.peak_bytes = (int64_t)peak, .device_used_bytes = (int64_t)used};
   return results_write_memory(rf, &m);
@@ -117,8 +116,8 @@ static void run_label(const run_config *c, char *out, size_t len) {
     return;
   }
   const block_config *b = &rb;
-#define DIFF(cond, ...)                                                 \
-  if ((cond) && used < len)                                             \
+#define DIFF(cond, ...)                                                                            \
+  if ((cond) && used < len)                                                                        \
     used += (size_t)snprintf(out + used, len - used, __VA_ARGS__);
   DIFF(b->whiten != rdef.whiten, " whiten=%s", block_whiten_name(b->whiten))
   DIFF(b->scale != rdef.scale, " scale=%s", block_scale_name(b->scale))
@@ -208,16 +207,7 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
   row.pixel_acc = er.pixel_acc;
   row.class_iou = iou;
   row.confusion = er.conf.counts;
-  const eval_stats_means *m = &er.stats;
-  row.pair_region_ratio = m->pair_region_ratio;
-  row.pair_entropy = m->pair_entropy;
-  row.unary_cue_ratio = m->unary_cue_ratio;
-  row.unary_boundary_ratio = m->unary_boundary_ratio;
-  row.unary_entropy = m->unary_entropy;
-  row.gamma = m->gamma;
-  row.pair_contrib = m->pair_contrib;
-  row.unary_contrib = m->unary_contrib;
-  row.pair_far_ratio = m->pair_far_ratio;
+  eval_stats_to_row(&er.stats, &row);
   dnl_status st = rf ? results_append_eval(rf, &row) : DNL_OK;
   if (report) {
     char terms[200];
@@ -232,8 +222,10 @@ static dnl_status run_eval(session *s, results_file *rf, long iter, bool report,
 
 static dnl_status save_checkpoint(session *s, long iter, const batch_stage *stage) {
   loader_pos pos = batch_stage_tell(stage);
-  checkpoint_meta meta = {.iteration = iter, .rng_state = s->dropout_rng,
-                          .loader_epoch = pos.epoch, .loader_index = pos.batch,
+  checkpoint_meta meta = {.iteration = iter,
+                          .rng_state = s->dropout_rng,
+                          .loader_epoch = pos.epoch,
+                          .loader_index = pos.batch,
                           .config = s->config_text};
   return checkpoint_save(s->checkpoint_path, &s->ps, &meta);
 }
@@ -296,9 +288,8 @@ static dnl_status alike(session *s, dnl_status st) {
 
 /* Weights from the checkpoint (resume) or model.init; then rank 0's result
  * file, resumed or new. */
-static dnl_status start_run(session *s, bool resume, const results_info *info,
-                            results_file *rf, long *start_iter, loader_pos *start,
-                            bool quiet) {
+static dnl_status start_run(session *s, bool resume, const results_info *info, results_file *rf,
+                            long *start_iter, loader_pos *start, bool quiet) {
   const run_config *c = &s->cfg;
   const bool lead = dist_rank(s->ctx.dist) == 0;
   if (resume) {
@@ -328,8 +319,8 @@ static dnl_status start_run(session *s, bool resume, const results_info *info,
   if (access(s->result_path, R_OK) == 0) {
     DNL_TRY(results_resume(rf, s->result_path, *start_iter));
   } else {
-    fprintf(stderr, "%s: result file missing: a new one starts at iteration %ld\n",
-            s->result_path, *start_iter);
+    fprintf(stderr, "%s: result file missing: a new one starts at iteration %ld\n", s->result_path,
+            *start_iter);
     DNL_TRY(results_create(rf, s->result_path, info));
   }
   if (!quiet)
@@ -379,12 +370,20 @@ dnl_status train_run(session *s, const train_options *opt) {
     snprintf(dataset, sizeof dataset, "synth-%s", c->synth_cue);
   else
     snprintf(dataset, sizeof dataset, "%s", c->dataset);
-  results_info info = {.run = c->name, .sweep = c->sweep, .variant = c->net.block.variant,
-                       .preset = c->preset, .label = label, .dataset = dataset,
-                       .seed = c->seed, .config = s->config_text, .backend = s->be->name,
+  results_info info = {.run = c->name,
+                       .sweep = c->sweep,
+                       .variant = c->net.block.variant,
+                       .preset = c->preset,
+                       .label = label,
+                       .dataset = dataset,
+                       .seed = c->seed,
+                       .config = s->config_text,
+                       .backend = s->be->name,
                        .device = device_name(s->be->device),
                        .params = (int64_t)params_count_trainable(&s->ps),
-                       .iterations = c->iterations, .num_classes = k, .class_names = names};
+                       .iterations = c->iterations,
+                       .num_classes = k,
+                       .class_names = names};
   const bool resume = opt->resume && access(s->checkpoint_path, R_OK) == 0;
   DNL_TRY(alike(s, dist_check_same(d, resume, "whether the run's checkpoint can be read")));
   DNL_TRY(start_run(s, resume, &info, &rf, &start_iter, &start, opt->quiet));
@@ -429,8 +428,12 @@ dnl_status train_run(session *s, const train_options *opt) {
     if (st != DNL_OK)
       break;
     double lr = poly_lr(c->lr, it, c->iterations, c->power);
-    train_step_in in = {.images = &sb.images, .labels = sb.labels, .class_weights = cw.data,
-                        .share = share, .lr = lr, .interrupted = train_interrupted};
+    train_step_in in = {.images = &sb.images,
+                        .labels = sb.labels,
+                        .class_weights = cw.data,
+                        .share = share,
+                        .lr = lr,
+                        .interrupted = train_interrupted};
     train_step_out r;
     st = train_step(s, &in, &r);
     if (st != DNL_OK) {
@@ -449,8 +452,12 @@ dnl_status train_run(session *s, const train_options *opt) {
     comm_seconds += (d ? d->comm_seconds : 0.0) - comm_before;
     allreduce_seconds += r.allreduce_seconds;
     if (done % c->log_every == 0 || done == c->iterations) {
-      results_train_row row = {.iter = done, .loss = r.loss, .loss_main = r.loss_main,
-                               .loss_aux = r.loss_aux, .lr = lr, .seconds = tnow - t0};
+      results_train_row row = {.iter = done,
+                               .loss = r.loss,
+                               .loss_main = r.loss_main,
+                               .loss_aux = r.loss_aux,
+                               .lr = lr,
+                               .seconds = tnow - t0};
       st = rfp ? results_append_train(rfp, &row) : DNL_OK;
       if (st != DNL_OK)
         break;
@@ -474,8 +481,8 @@ dnl_status train_run(session *s, const train_options *opt) {
         fprintf(stderr,
                 "%s%s  iter %ld/%ld  loss %.4f (main %.4f aux %.4f)  lr %.2e  %.1f img/s%s  "
                 "ETA %s%s",
-                tty ? "\r\033[K" : "", prefix, done, c->iterations, r.loss, r.loss_main,
-                r.loss_aux, lr, rate, comm, eta, tty ? "" : "\n");
+                tty ? "\r\033[K" : "", prefix, done, c->iterations, r.loss, r.loss_main, r.loss_aux,
+                lr, rate, comm, eta, tty ? "" : "\n");
       }
     }
     if (c->eval_every > 0 && done % c->eval_every == 0 && done != c->iterations) {
@@ -492,8 +499,10 @@ dnl_status train_run(session *s, const train_options *opt) {
         break;
     }
     if (stop) {
-      st = alike(s, dnl_error(DNL_ERR_ARG, "interrupted at iteration %ld (checkpoint saved; "
-                                           "continue with --resume)", done));
+      st = alike(s, dnl_error(DNL_ERR_ARG,
+                              "interrupted at iteration %ld (checkpoint saved; "
+                              "continue with --resume)",
+                              done));
       it++;
       break;
     }
@@ -509,8 +518,8 @@ dnl_status train_run(session *s, const train_options *opt) {
             "%d ranks (%s): collectives %.2f ms per iteration (%.1f%% of its %.1f ms, waits for "
             "slower ranks included), of which the gradient all-reduce %.2f ms (%.1f%%)\n",
             world, d->device_comm[0] ? d->device_comm : d->name,
-            1e3 * comm_seconds / (double)(it - start_iter),
-            100.0 * comm_seconds / train_seconds, 1e3 * train_seconds / (double)(it - start_iter),
+            1e3 * comm_seconds / (double)(it - start_iter), 100.0 * comm_seconds / train_seconds,
+            1e3 * train_seconds / (double)(it - start_iter),
             1e3 * allreduce_seconds / (double)(it - start_iter),
             100.0 * allreduce_seconds / train_seconds);
   if (st != DNL_OK)
